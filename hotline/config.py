@@ -1,0 +1,27 @@
+"""Settings from the environment (names as in DESIGN.md), read once when the app is built."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def from_environment(env: dict[str, str] | None = None) -> dict[str, object]:
+    """The app's configuration, from `env` (default: os.environ)."""
+    env = dict(os.environ if env is None else env)
+    root = Path(env.get("HOTLINE_CONTENT_ROOT") or PROJECT_ROOT)
+    return {
+        "CONTENT_ROOT": root,
+        "AUDIO_ROOT": Path(env.get("HOTLINE_AUDIO_ROOT") or root / "audio_cache"),
+        "VAR_DIR": Path(env.get("HOTLINE_VAR_DIR") or PROJECT_ROOT / "var"),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        "TWILIO_PHONE_NUMBER": env.get("TWILIO_PHONE_NUMBER", ""),
+        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "https://api.twilio.com"),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or None,
+        "SECRET_KEY": env.get("HOTLINE_SECRET_KEY", ""),
+        "INSECURE_DEV": env.get("HOTLINE_INSECURE_DEV", "") == "1",
+    }

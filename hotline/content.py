@@ -1,0 +1,395 @@
+"""Load and validate the voice content: `ivr_scripts/menu.yaml` and `ivr_scripts/<lang>.yaml`.
+
+`load_content(root)` returns a `Content` or raises `ContentError` listing every problem, each
+naming the file and the key, so a broken file stops start-up with a message a CSO can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LANGUAGE_MENU = "languages"  # reserved position: the language menu, before a language is chosen
+ACTIONS = frozenset({"repeat", "back", "main", "language"})
+KEYPAD = frozenset("0123456789*#")
+STATUSES = frozenset({"draft", "reviewed"})
+NODE_TYPES = frozenset({"menu", "info"})
+MAX_LANGUAGES = 9
+# Prompts the engine itself speaks, whatever the menu holds.
+SYSTEM_PROMPTS = (
+    "key_star", "key_hash", "language_option", "welcome", "invalid", "no_input", "goodbye",
+    "audio_unavailable",
+)
+RUNTIME_PLACEHOLDERS = frozenset({"digit"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a content file."""
+
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.key}" if self.key else self.file
+        return f"{where}: {self.message}"
+
+
+class ContentError(Exception):
+    """The content cannot be served; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("content is broken:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Option:
+    """A keypad choice: `digit` leads to node `goto` or does `action`; `prompt` announces it."""
+
+    digit: str
+    prompt: str
+    goto: str | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A menu (intro + options) or an information item (prompt + sources)."""
+
+    name: str
+    type: str
+    prompt: str | None = None  # info: the item's text; menu: the intro, if any
+    options: tuple[Option, ...] = ()
+    sources: tuple[Source, ...] = ()
+    checked_on: dt.date | None = None
+    unverified: str | None = None
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class Language:
+    """The spoken prompts of one language, with their review status."""
+
+    code: str
+    name: str
+    status: str
+    say_language: str | None
+    say_voice: str | None
+    prompts: dict[str, str]
+    prompt_status: dict[str, str]
+    file: str
+
+
+@dataclass(frozen=True)
+class Content:
+    """Everything the engine needs: the menu tree and the prompts of every offered language."""
+
+    root: Path
+    languages: dict[str, Language]
+    nodes: dict[str, Node]
+    start: str
+    retries: int
+    values: dict[str, str]
+    item_options: tuple[Option, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def text(self, lang: str, key: str, **runtime: str) -> str:
+        """The prompt `key` in `lang`, placeholders filled in."""
+        return self.languages[lang].prompts[key].format_map({**self.values, **runtime})
+
+    def options_of(self, node: Node) -> tuple[Option, ...]:
+        """The keypad choices offered at `node`."""
+        return node.options if node.type == "menu" else self.item_options
+
+    def required_prompts(self) -> set[str]:
+        """Every prompt key a complete language must have."""
+        keys = set(SYSTEM_PROMPTS)
+        for option in self.item_options:
+            keys.add(option.prompt)
+        for node in self.nodes.values():
+            if node.prompt:
+                keys.add(node.prompt)
+            keys.update(option.prompt for option in node.options)
+        return keys
+
+
+def load_content(root: Path | str) -> Content:
+    """Read and validate `root/ivr_scripts`; raise ContentError naming every problem."""
+    root = Path(root)
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    menu_file = root / "ivr_scripts" / "menu.yaml"
+    menu = _read_yaml(menu_file, root, problems)
+    if menu is None:
+        raise ContentError(problems)
+    menu_name = _rel(menu_file, root)
+    check = _Checker(menu_name, problems)
+
+    codes = menu.get("languages")
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        check.fail("languages", "must be a non-empty list of language codes")
+        codes = []
+    elif len(codes) > MAX_LANGUAGES:
+        check.fail("languages", f"at most {MAX_LANGUAGES} languages fit on one keypad menu")
+    elif len(set(codes)) != len(codes):
+        check.fail("languages", "a language is listed twice")
+    values = {str(k): str(v) for k, v in (menu.get("values") or {}).items()}
+    retries = menu.get("retries", 2)
+    if not isinstance(retries, int) or not 0 <= retries <= 5:
+        check.fail("retries", "must be a whole number from 0 to 5")
+        retries = 2
+
+    raw_nodes = menu.get("nodes")
+    if not isinstance(raw_nodes, dict) or not raw_nodes:
+        check.fail("nodes", "must map node names to nodes")
+        raw_nodes = {}
+    nodes = {name: _node(name, raw, check) for name, raw in raw_nodes.items()}
+    item_options = _options("item_options", menu.get("item_options"), check)
+    if not item_options:
+        check.fail("item_options", "must list the choices offered after an information item")
+    start = menu.get("start")
+    if start not in nodes:
+        check.fail("start", f"names no node: {start!r}")
+    if LANGUAGE_MENU in nodes:
+        check.fail(f"nodes.{LANGUAGE_MENU}", "this name is reserved for the language menu")
+
+    for name, node in nodes.items():
+        for i, option in enumerate(node.options):
+            if option.goto is not None and option.goto not in nodes:
+                check.fail(f"nodes.{name}.options[{i}]", f"goto leads nowhere: {option.goto!r}")
+    for i, option in enumerate(item_options):
+        if option.goto is not None and option.goto not in nodes:
+            check.fail(f"item_options[{i}]", f"goto leads nowhere: {option.goto!r}")
+
+    if start in nodes and not problems:
+        nodes = _with_parents(nodes, start, item_options)
+        unreachable = sorted(n for n, node in nodes.items() if node.parent is None and n != start)
+        warnings.extend(f"{menu_name}: nodes.{n}: no menu leads here" for n in unreachable)
+
+    content = Content(
+        root=root, languages={}, nodes=nodes, start=start or "", retries=retries,
+        values=values, item_options=item_options,
+    )
+    option_prompts = {o.prompt for n in nodes.values() for o in n.options}
+    option_prompts |= {o.prompt for o in item_options} | {"language_option"}
+    required = content.required_prompts()
+    languages = {}
+    for code in codes:
+        lang = _language(root, code, required, option_prompts, values, problems, warnings)
+        if lang is not None:
+            languages[code] = lang
+    if problems:
+        raise ContentError(problems)
+    return Content(
+        root=root, languages=languages, nodes=nodes, start=start, retries=retries,
+        values=values, item_options=item_options, warnings=tuple(warnings),
+    )
+
+
+class _Checker:
+    def __init__(self, file: str, problems: list[Problem]):
+        self.file = file
+        self.problems = problems
+
+    def fail(self, key: str, message: str) -> None:
+        self.problems.append(Problem(self.file, key, message))
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _read_yaml(path: Path, root: Path, problems: list[Problem]) -> dict[str, Any] | None:
+    name = _rel(path, root)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(Problem(name, "", "file is missing"))
+        return None
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(name, "", f"not UTF-8 text ({exc.reason})"))
+        return None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problems.append(Problem(name, "", f"not valid YAML: {where}{getattr(exc, 'problem', exc)}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(name, "", "must be a mapping of keys to values"))
+        return None
+    return data
+
+
+def _options(where: str, raw: Any, check: _Checker) -> tuple[Option, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        check.fail(where, "must be a list of options")
+        return ()
+    options: list[Option] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        key = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            check.fail(key, "must be a mapping with digit, prompt and goto or action")
+            continue
+        digit = str(item.get("digit", ""))
+        if digit not in KEYPAD:
+            check.fail(key, f"digit must be one keypad key (0-9, * or #), not {digit!r}")
+        elif digit in seen:
+            check.fail(key, f"digit {digit} is used twice in this menu")
+        seen.add(digit)
+        goto, action = item.get("goto"), item.get("action")
+        if (goto is None) == (action is None):
+            check.fail(key, "needs exactly one of goto or action")
+        if action is not None and action not in ACTIONS:
+            check.fail(key, f"unknown action {action!r} (known: {', '.join(sorted(ACTIONS))})")
+        prompt = item.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            check.fail(key, "needs a prompt key")
+            prompt = ""
+        options.append(Option(digit=digit, prompt=prompt, goto=goto, action=action))
+    return tuple(options)
+
+
+def _node(name: str, raw: Any, check: _Checker) -> Node:
+    key = f"nodes.{name}"
+    if not isinstance(raw, dict):
+        check.fail(key, "must be a mapping")
+        return Node(name=name, type="menu")
+    kind = raw.get("type")
+    if kind not in NODE_TYPES:
+        check.fail(f"{key}.type", f"must be menu or info, not {kind!r}")
+    if kind == "info":
+        prompt = raw.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            check.fail(f"{key}.prompt", "an information item needs a prompt key")
+        checked_on = raw.get("checked_on")
+        if not isinstance(checked_on, dt.date):
+            check.fail(f"{key}.checked_on", "needs the date the facts were checked (YYYY-MM-DD)")
+            checked_on = None
+        sources = _sources(f"{key}.sources", raw.get("sources"), check)
+        return Node(
+            name=name, type="info", prompt=prompt, sources=sources, checked_on=checked_on,
+            unverified=raw.get("unverified"),
+        )
+    options = _options(f"{key}.options", raw.get("options"), check)
+    if kind == "menu" and not options:
+        check.fail(f"{key}.options", "a menu needs at least one option")
+    return Node(name=name, type="menu", prompt=raw.get("intro"), options=options)
+
+
+def _sources(key: str, raw: Any, check: _Checker) -> tuple[Source, ...]:
+    if not isinstance(raw, list) or not raw:
+        check.fail(key, "an information item needs at least one source (title and url)")
+        return ()
+    sources = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not item.get("title") or not item.get("url"):
+            check.fail(f"{key}[{i}]", "a source needs a title and a url")
+            continue
+        sources.append(Source(title=str(item["title"]), url=str(item["url"])))
+    return tuple(sources)
+
+
+def _with_parents(
+    nodes: dict[str, Node], start: str, item_options: tuple[Option, ...]
+) -> dict[str, Node]:
+    """Give each node the first menu that leads to it, breadth first from `start` ("back")."""
+    parents: dict[str, str] = {}
+    queue = [start]
+    while queue:
+        name = queue.pop(0)
+        node = nodes[name]
+        for option in nodes[name].options if node.type == "menu" else item_options:
+            if option.goto and option.goto != start and option.goto not in parents:
+                parents[option.goto] = name
+                queue.append(option.goto)
+    return {name: replace(node, parent=parents.get(name)) for name, node in nodes.items()}
+
+
+def _placeholders(text: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+
+
+def _language(
+    root: Path,
+    code: str,
+    required: set[str],
+    option_prompts: set[str],
+    values: dict[str, str],
+    problems: list[Problem],
+    warnings: list[str],
+) -> Language | None:
+    path = root / "ivr_scripts" / f"{code}.yaml"
+    data = _read_yaml(path, root, problems)
+    if data is None:
+        return None
+    check = _Checker(_rel(path, root), problems)
+    if data.get("language") != code:
+        check.fail("language", f"must be {code!r}, the file's name")
+    status = data.get("status")
+    if status not in STATUSES:
+        check.fail("status", "must be draft or reviewed")
+    say = data.get("twilio_say") or {}
+    if not isinstance(say, dict):
+        check.fail("twilio_say", "must be a mapping with language and voice, or be left out")
+        say = {}
+    raw = data.get("prompts")
+    if not isinstance(raw, dict):
+        check.fail("prompts", "must map prompt keys to spoken text")
+        return None
+
+    prompts: dict[str, str] = {}
+    prompt_status: dict[str, str] = {}
+    for key, value in raw.items():
+        text, own_status = (value.get("text"), value.get("status")) if isinstance(
+            value, dict) else (value, status)
+        if not isinstance(text, str) or not text.strip():
+            check.fail(f"prompts.{key}", "must be non-empty text")
+            continue
+        if own_status not in STATUSES:
+            check.fail(f"prompts.{key}.status", "must be draft or reviewed")
+        try:
+            names = _placeholders(text)
+        except ValueError as exc:
+            check.fail(f"prompts.{key}", f"malformed placeholder ({exc}); write {{{{ for a brace")
+            continue
+        allowed = set(values) | (RUNTIME_PLACEHOLDERS if key in option_prompts else set())
+        for name in names:
+            if name not in allowed:
+                check.fail(f"prompts.{key}", f"unknown placeholder {{{name}}}")
+        if key in option_prompts and "digit" not in names:
+            check.fail(f"prompts.{key}", "an option prompt must say its key: add {digit}")
+        prompts[str(key)] = " ".join(text.split())
+        prompt_status[str(key)] = own_status
+    for key in sorted(required - set(raw)):
+        check.fail(f"prompts.{key}", "missing")
+    for key in sorted(set(raw) - required):
+        warnings.append(f"{check.file}: prompts.{key}: not used by the menu")
+    return Language(
+        code=code,
+        name=str(data.get("name") or code),
+        status=str(status),
+        say_language=say.get("language"),
+        say_voice=say.get("voice"),
+        prompts=prompts,
+        prompt_status=prompt_status,
+        file=check.file,
+    )

@@ -1,0 +1,82 @@
+"""Translate engine turns into TwiML, and positions into the URLs that carry them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from hotline.audio import AudioLibrary
+from hotline.content import Content
+from hotline.engine import Position, Turn, Utterance
+
+STEP_PATH = "/voice/step"
+GATHER_TIMEOUT_SECONDS = 6
+
+
+def step_url(at: Position) -> str:
+    """The relative URL that carries `at` to the next request."""
+    params = {"node": at.node, "retry": str(at.retry)}
+    if at.lang:
+        params["lang"] = at.lang
+    return f"{STEP_PATH}?{urlencode(params)}"
+
+
+def position_from(args: dict[str, str]) -> Position:
+    """The position a step URL carried; nonsense values fall back to a fresh start."""
+    retry = args.get("retry", "0")
+    return Position(
+        node=args.get("node", ""),
+        lang=args.get("lang") or None,
+        retry=int(retry) if retry.isascii() and retry.isdigit() and len(retry) < 3 else 0,
+    )
+
+
+def render(
+    turn: Turn, content: Content, audio: AudioLibrary, audio_url: Callable[[str], str]
+) -> str:
+    """The TwiML document for `turn`: speak, then gather one key (or hang up)."""
+    response = VoiceResponse()
+    if turn.listen is None:
+        for utterance in turn.say:
+            _speak(response, utterance, content, audio, audio_url)
+        response.hangup()
+        return str(response)
+    url = step_url(turn.listen)
+    gather = Gather(
+        action=url, method="POST", num_digits=1, timeout=GATHER_TIMEOUT_SECONDS,
+        finish_on_key="", input="dtmf",
+    )
+    for utterance in turn.say:
+        _speak(gather, utterance, content, audio, audio_url)
+    response.append(gather)
+    response.redirect(url, method="POST")  # no key within the timeout: the same step, no Digits
+    return str(response)
+
+
+def _speak(
+    verb: VoiceResponse | Gather,
+    utterance: Utterance,
+    content: Content,
+    audio: AudioLibrary,
+    audio_url: Callable[[str], str],
+) -> None:
+    """Play the rendered or recorded file, else <Say> in the language, else a clear fallback."""
+    found = audio.find(utterance.lang, utterance.text)
+    if found:
+        verb.play(audio_url(found))
+        return
+    language = content.languages[utterance.lang]
+    if language.say_language:
+        verb.say(utterance.text, language=language.say_language, voice=language.say_voice)
+        return
+    # Nobody can speak this language yet: say so in the first language Twilio can speak.
+    fallback = next((lang for lang in content.languages.values() if lang.say_language), None)
+    if fallback is not None:
+        verb.say(
+            content.text(fallback.code, "audio_unavailable"),
+            language=fallback.say_language, voice=fallback.say_voice,
+        )
+    else:
+        verb.pause(length=1)

@@ -1,0 +1,1 @@
+"""RQ job functions, imported by `rq worker` from the queue named `hotline`."""
