@@ -11,6 +11,7 @@ from flask import Flask, Response, jsonify
 from hotline import config
 from hotline.audio import AudioLibrary
 from hotline.content import Content, load_content
+from hotline.store import redis_status
 
 log = logging.getLogger("hotline")
 
@@ -54,6 +55,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response:
-        return jsonify(status="ok", languages=list(content.languages))
+        """Liveness: the voice line answers without Redis, so Redis is reported, not required."""
+        return jsonify(status="ok", languages=list(content.languages), redis=redis_status(app))
 
     return app

@@ -64,7 +64,7 @@ def utterances(content: Content) -> Iterator[Utterance]:
     """Every distinct utterance the line can speak, in every language (for audio rendering)."""
     seen: set[tuple[str, str]] = set()
     for lang in content.languages:
-        turns = [_language_options(content), _welcome(content, lang)]
+        turns = [Turn(_language_options(content), None), _welcome(content, lang)]
         turns += [_enter(content, lang, node) for node in content.nodes.values()]
         extra = [_say(content, lang, key) for key in ("invalid", "no_input", "goodbye",
                                                        "audio_unavailable")]

@@ -1,0 +1,147 @@
+"""Content validation: every broken file stops start-up naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from hotline import create_app
+from hotline.cli import main
+from hotline.content import ContentError, load_content
+
+
+def edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def problems(root: Path) -> list[str]:
+    with pytest.raises(ContentError) as caught:
+        load_content(root)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_shipped_content_is_valid_and_complete():
+    content = load_content(Path(__file__).resolve().parent.parent)
+    assert list(content.languages) == ["fr", "nl", "en", "ar"]
+    required = content.required_prompts()
+    for lang in content.languages.values():
+        assert required <= set(lang.prompts), lang.code
+    for node in content.nodes.values():
+        if node.type == "info":
+            assert node.sources and node.checked_on, node.name
+
+
+def test_unverified_amounts_carry_their_date_in_every_language():
+    content = load_content(Path(__file__).resolve().parent.parent)
+    assert content.nodes["ris_amounts"].unverified
+    for lang in content.languages:
+        text = content.text(lang, "info_ris_amounts")
+        assert "2025" in text and "876" in text and "1314" in text and "1776" in text, lang
+
+
+def test_missing_prompt_names_file_and_key(content_copy):
+    edit(content_copy / "ivr_scripts/nl.yaml", lambda d: d["prompts"].pop("info_amu"))
+    assert "ivr_scripts/nl.yaml: prompts.info_amu: missing" in problems(content_copy)
+
+
+def test_digit_used_twice(content_copy):
+    edit(content_copy / "ivr_scripts/menu.yaml",
+         lambda d: d["nodes"]["money"]["options"][1].update(digit="1"))
+    assert any("menu.yaml: nodes.money.options[1]: digit 1 is used twice" in p
+               for p in problems(content_copy))
+
+
+def test_option_leading_nowhere(content_copy):
+    edit(content_copy / "ivr_scripts/menu.yaml",
+         lambda d: d["nodes"]["cpas"]["options"][0].update(goto="cpas_wat"))
+    assert any("nodes.cpas.options[0]: goto leads nowhere: 'cpas_wat'" in p
+               for p in problems(content_copy))
+
+
+def test_unknown_placeholder(content_copy):
+    edit(content_copy / "ivr_scripts/fr.yaml",
+         lambda d: d["prompts"].update(welcome="Bienvenue. Urgence: {emergency_numbr}."))
+    assert "ivr_scripts/fr.yaml: prompts.welcome: unknown placeholder {emergency_numbr}" in (
+        problems(content_copy))
+
+
+def test_digit_placeholder_only_in_option_prompts(content_copy):
+    edit(content_copy / "ivr_scripts/en.yaml",
+         lambda d: d["prompts"].update(goodbye="Press {digit}."))
+    assert "ivr_scripts/en.yaml: prompts.goodbye: unknown placeholder {digit}" in (
+        problems(content_copy))
+
+
+def test_option_prompt_must_say_its_digit(content_copy):
+    edit(content_copy / "ivr_scripts/ar.yaml", lambda d: d["prompts"].update(opt_back="رجوع"))
+    assert any("ar.yaml: prompts.opt_back: an option prompt must say its key" in p
+               for p in problems(content_copy))
+
+
+def test_malformed_yaml_names_the_line(content_copy):
+    path = content_copy / "ivr_scripts/en.yaml"
+    path.write_text(path.read_text() + "\n  bad: [unclosed\n")
+    found = problems(content_copy)
+    assert len(found) == 1 and found[0].startswith("ivr_scripts/en.yaml: not valid YAML: line")
+
+
+def test_malformed_brace(content_copy):
+    edit(content_copy / "ivr_scripts/en.yaml", lambda d: d["prompts"].update(invalid="Oops {"))
+    assert any("prompts.invalid: malformed placeholder" in p for p in problems(content_copy))
+
+
+def test_information_item_needs_sources_and_a_date(content_copy):
+    def strip(d):
+        d["nodes"]["amu"].pop("sources")
+        d["nodes"]["amu"]["checked_on"] = "last week"
+
+    edit(content_copy / "ivr_scripts/menu.yaml", strip)
+    found = problems(content_copy)
+    assert any("nodes.amu.sources: an information item needs at least one source" in p
+               for p in found)
+    assert any("nodes.amu.checked_on: needs the date" in p for p in found)
+
+
+def test_missing_language_file(content_copy):
+    (content_copy / "ivr_scripts/ar.yaml").unlink()
+    assert "ivr_scripts/ar.yaml: file is missing" in problems(content_copy)
+
+
+def test_bad_status(content_copy):
+    edit(content_copy / "ivr_scripts/fr.yaml", lambda d: d.update(status="final"))
+    assert "ivr_scripts/fr.yaml: status: must be draft or reviewed" in problems(content_copy)
+
+
+def test_per_prompt_review_status(content_copy):
+    edit(content_copy / "ivr_scripts/en.yaml", lambda d: d["prompts"].update(
+        invalid={"text": "Sorry, that key does not work here.", "status": "reviewed"}))
+    content = load_content(content_copy)
+    assert content.languages["en"].prompt_status["invalid"] == "reviewed"
+    assert content.languages["en"].prompt_status["welcome"] == "draft"
+
+
+def test_broken_content_stops_app_start_up(content_copy):
+    edit(content_copy / "ivr_scripts/nl.yaml", lambda d: d["prompts"].pop("goodbye"))
+    with pytest.raises(ContentError, match=r"ivr_scripts/nl.yaml: prompts.goodbye: missing"):
+        create_app({"CONTENT_ROOT": content_copy, "TWILIO_AUTH_TOKEN": "x"})
+
+
+def test_check_command_reports_coverage(content_copy):
+    result = CliRunner().invoke(main, ["check"], env={"HOTLINE_CONTENT_ROOT": str(content_copy)})
+    assert result.exit_code == 0, result.output
+    assert "content OK" in result.output
+    assert "info_cpas_appeal" in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("en English")]
+    assert lines and "draft" in lines[0]
+
+
+def test_check_command_fails_on_broken_content(content_copy):
+    edit(content_copy / "ivr_scripts/menu.yaml", lambda d: d.update(start="nowhere"))
+    result = CliRunner().invoke(main, ["check"], env={"HOTLINE_CONTENT_ROOT": str(content_copy)})
+    assert result.exit_code == 1
+    assert "ivr_scripts/menu.yaml: start: names no node: 'nowhere'" in result.output

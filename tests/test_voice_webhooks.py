@@ -1,0 +1,193 @@
+"""Voice webhooks over HTTP: TwiML structure, signatures, audio lookup and serving."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from hotline import create_app
+from hotline.audio import text_id
+from tests.conftest import CALL, PUBLIC, TOKEN, sign, twilio_post
+
+
+def twiml(response) -> ET.Element:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/xml"
+    root = ET.fromstring(response.get_data())
+    assert root.tag == "Response"
+    return root
+
+
+def test_incoming_call_gathers_one_key_for_the_language_menu(client):
+    root = twiml(twilio_post(client, "/voice"))
+    gather, redirect = list(root)
+    assert gather.tag == "Gather" and redirect.tag == "Redirect"
+    assert gather.get("numDigits") == "1" and gather.get("input") == "dtmf"
+    says = gather.findall("Say")
+    assert [s.get("language") for s in says] == ["fr-FR", "nl-BE", "en-GB", "ar-XA"]
+    assert says[2].text == "For English, press 3."
+    action = urlsplit(gather.get("action"))
+    assert action.path == "/voice/step"
+    assert parse_qs(action.query) == {"node": ["languages"], "retry": ["0"]}
+    assert redirect.text == gather.get("action")  # silence: the same step without Digits
+
+
+def test_state_travels_in_the_url_not_in_a_session(client):
+    root = twiml(twilio_post(client, "/voice/step?node=languages&retry=0", {"Digits": "2"}))
+    gather = root.find("Gather")
+    assert parse_qs(urlsplit(gather.get("action")).query) == {
+        "node": ["main"], "retry": ["0"], "lang": ["nl"]}
+    assert "112" in gather.find("Say").text
+    assert "Set-Cookie" not in twilio_post(client, "/voice").headers
+
+
+def test_information_item_then_its_options(client):
+    root = twiml(twilio_post(client, "/voice/step?node=money&lang=en&retry=0", {"Digits": "2"}))
+    texts = [s.text for s in root.find("Gather").findall("Say")]
+    assert "from 1 February 2025" in texts[0]
+    assert texts[1:] == ["To hear this again, press 1.", "To talk to a person, press 0.",
+                         "To go back, press star.", "For the main menu, press 9."]
+
+
+def test_wrong_key_twice_then_goodbye_and_hangup(client):
+    path = "/voice/step?node=main&lang=en&retry=2"
+    root = twiml(twilio_post(client, path, {"Digits": "8"}))
+    assert [child.tag for child in root] == ["Say", "Say", "Hangup"]
+    assert "112" in root[1].text
+
+
+def test_silence_retries_with_incremented_counter(client):
+    root = twiml(twilio_post(client, "/voice/step?node=main&lang=en&retry=0"))
+    gather = root.find("Gather")
+    assert gather.find("Say").text == "We did not hear a choice."
+    assert parse_qs(urlsplit(gather.get("action")).query)["retry"] == ["1"]
+
+
+@pytest.mark.parametrize("query", [
+    "node=main&lang=en&retry=abc", "node=%00&lang=zz", "retry=99999999999999999999",
+    "node=main&lang=en&retry=-1", "lang=%D9%84", "",
+])
+def test_nonsense_positions_answer_with_a_menu_not_an_error(client, query):
+    path = f"/voice/step?{query}" if query else "/voice/step"
+    root = twiml(twilio_post(client, path, {"Digits": "1"}))
+    assert root.find("Gather") is not None or root.find("Hangup") is not None
+
+
+def test_missing_signature_is_403(client):
+    assert client.post("/voice", data=CALL).status_code == 403
+
+
+def test_wrong_token_is_403(client):
+    headers = {"X-Twilio-Signature": sign(PUBLIC + "/voice", CALL, token="another-token")}
+    assert client.post("/voice", data=CALL, headers=headers).status_code == 403
+
+
+def test_tampered_parameter_is_403(client):
+    headers = {"X-Twilio-Signature": sign(PUBLIC + "/voice/step?node=main&lang=en",
+                                          {**CALL, "Digits": "1"})}
+    response = client.post("/voice/step?node=main&lang=en", data={**CALL, "Digits": "2"},
+                           headers=headers)
+    assert response.status_code == 403
+
+
+def test_signature_for_another_url_is_403(client):
+    headers = {"X-Twilio-Signature": sign("https://evil.example.org/voice", CALL)}
+    assert client.post("/voice", data=CALL, headers=headers).status_code == 403
+    headers = {"X-Twilio-Signature": sign(PUBLIC + "/voice/step?node=main&lang=fr", CALL)}
+    response = client.post("/voice/step?node=main&lang=en", data=CALL, headers=headers)
+    assert response.status_code == 403
+
+
+def test_get_is_not_allowed(client):
+    assert client.get("/voice").status_code == 405
+
+
+def test_without_public_base_url_the_request_url_is_signed(redis_server):
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_server.url})
+    client = app.test_client()
+    headers = {"X-Twilio-Signature": sign("http://localhost/voice", CALL)}
+    assert client.post("/voice", data=CALL, headers=headers).status_code == 200
+
+
+def test_no_token_refuses_to_start_unless_insecure_dev(redis_server, caplog):
+    from hotline import ConfigError
+
+    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+        create_app({"TWILIO_AUTH_TOKEN": "", "INSECURE_DEV": False})
+    app = create_app({"TWILIO_AUTH_TOKEN": "", "INSECURE_DEV": True})
+    assert "INSECURE DEVELOPMENT MODE" in caplog.text
+    assert app.test_client().post("/voice", data=CALL).status_code == 200
+
+
+def test_healthz_reports_redis(client):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["redis"] == "ok"
+
+
+@pytest.fixture
+def audio_app(tmp_path, redis_server):
+    """An app whose audio cache holds one small fixture file for the English welcome."""
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": PUBLIC,
+                      "AUDIO_ROOT": tmp_path})
+    content = app.extensions["hotline"].content
+    welcome = content.text("en", "welcome")
+    (tmp_path / "0123abcd.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    manifest = {"version": 1, "files": {text_id("en", welcome): {
+        "file": "0123abcd.wav", "lang": "en", "keys": ["welcome"], "text": welcome}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    return app
+
+
+def test_rendered_audio_is_played_instead_of_say(audio_app):
+    root = twiml(twilio_post(audio_app.test_client(), "/voice/step?node=languages",
+                             {"Digits": "3"}))
+    first = root.find("Gather")[0]
+    assert first.tag == "Play" and first.text == "/audio/0123abcd.wav"
+    assert root.find("Gather")[1].tag == "Say"  # no file for the main menu: <Say>
+
+
+def test_changed_text_never_plays_stale_audio(audio_app, tmp_path):
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    entry = next(iter(manifest["files"].values()))
+    entry["text"] = "An older welcome."
+    manifest["files"] = {text_id("en", "An older welcome."): entry}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    root = twiml(twilio_post(audio_app.test_client(), "/voice/step?node=languages",
+                             {"Digits": "3"}))
+    assert root.find("Gather")[0].tag == "Say"
+
+
+def test_listed_but_missing_file_falls_back_to_say(audio_app, tmp_path):
+    (tmp_path / "0123abcd.wav").unlink()
+    root = twiml(twilio_post(audio_app.test_client(), "/voice/step?node=languages",
+                             {"Digits": "3"}))
+    assert root.find("Gather")[0].tag == "Say"
+
+
+def test_audio_is_served_immutable_and_the_manifest_is_not(audio_app):
+    client = audio_app.test_client()
+    response = client.get("/audio/0123abcd.wav")
+    assert response.status_code == 200
+    assert "immutable" in response.headers["Cache-Control"]
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert client.get("/audio/manifest.json").headers["Cache-Control"] == "no-cache"
+    assert client.get("/audio/../pyproject.toml").status_code == 404
+    assert client.get("/audio/nothing.wav").status_code == 404
+
+
+def test_language_without_a_twilio_voice_gets_a_clear_fallback(app):
+    content = app.extensions["hotline"].content
+    ar = content.languages["ar"]
+    object.__setattr__(ar, "say_language", None)  # as if Twilio could not speak Arabic
+    try:
+        root = twiml(twilio_post(app.test_client(), "/voice/step?node=languages",
+                                 {"Digits": "4"}))
+        first = root.find("Gather")[0]
+        assert first.tag == "Say"
+        assert first.text == content.text("fr", "audio_unavailable")
+        assert first.get("language") == "fr-FR"
+    finally:
+        object.__setattr__(ar, "say_language", "ar-XA")
