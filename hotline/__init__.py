@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify
 
 from hotline import config
-from hotline.audio import AudioLibrary
-from hotline.content import Content, load_content
-from hotline.store import redis_status
+from hotline.services import Services, build_services
 
+__all__ = ["ConfigError", "Services", "create_app"]
 log = logging.getLogger("hotline")
 
 
 class ConfigError(Exception):
     """The service cannot start with these settings."""
-
-
-@dataclass
-class Services:
-    """What every request shares: the validated content and the audio library."""
-
-    content: Content
-    audio: AudioLibrary
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -44,18 +34,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         log.warning("INSECURE DEVELOPMENT MODE: Twilio signatures are NOT checked.")
         log.warning("Never expose this process to the internet.")
         log.warning("!" * 72)
-    content = load_content(app.config["CONTENT_ROOT"])
-    app.extensions["hotline"] = Services(content=content, audio=AudioLibrary(
-        app.config["AUDIO_ROOT"]))
+    services = build_services(dict(app.config))
+    app.extensions["hotline"] = services
 
-    from hotline import media, voice
+    from hotline import media, sms, voice
 
     app.register_blueprint(voice.bp)
+    app.register_blueprint(sms.bp)
     app.register_blueprint(media.bp)
 
     @app.get("/healthz")
     def healthz() -> Response:
         """Liveness: the voice line answers without Redis, so Redis is reported, not required."""
-        return jsonify(status="ok", languages=list(content.languages), redis=redis_status(app))
+        return jsonify(status="ok", languages=list(services.content.languages),
+                       redis=services.redis_status())
 
     return app

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,7 +15,13 @@ import click
 
 from hotline import config
 from hotline.content import ContentError, load_content
+from hotline.privacy import local_secret, redact
+from hotline.segments import cost
+from hotline.sms_content import SmsContent, load_sms_content
 from hotline.store import EmbeddedRedis
+from hotline.twilio_sandbox import TwilioSandbox
+
+SANDBOX_ACCOUNT = "AC" + "0" * 32
 
 
 @click.group()
@@ -25,13 +31,7 @@ def main() -> None:
 
 def dev_auth_token(var_dir: Path) -> str:
     """A local stand-in for TWILIO_AUTH_TOKEN, in var/ (mode 0600), so the simulator can sign."""
-    path = var_dir / "dev-twilio-auth-token"
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(16))
-    return path.read_text().strip()
+    return local_secret(var_dir / "dev-twilio-auth-token")
 
 
 def _load_or_exit(root: Path) -> None:
@@ -62,6 +62,14 @@ def run(host: str, port: int, web_workers: int) -> None:
         env["TWILIO_AUTH_TOKEN"] = dev_auth_token(var_dir)
         click.echo("Twilio: no TWILIO_AUTH_TOKEN, using a local development token from var/ "
                    "(signatures are still checked; the simulator signs with it)")
+    sandbox = None
+    if not env.get("TWILIO_ACCOUNT_SID"):
+        sandbox = TwilioSandbox(SANDBOX_ACCOUNT, env.get("TWILIO_AUTH_TOKEN", ""),
+                                on_create=_show_sandbox_send)
+        env.update(TWILIO_ACCOUNT_SID=SANDBOX_ACCOUNT, TWILIO_API_BASE_URL=sandbox.start(),
+                   TWILIO_PHONE_NUMBER=env.get("TWILIO_PHONE_NUMBER") or "+3200000000")
+        click.echo(f"Twilio: no TWILIO_ACCOUNT_SID, outgoing SMS and calls go to a local sandbox "
+                   f"({sandbox.base_url}) and are printed here; nothing leaves this machine")
     bin_dir = Path(sys.executable).parent
     commands = {
         "web": [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers",
@@ -95,7 +103,15 @@ def run(host: str, port: int, web_workers: int) -> None:
                 proc.kill()
         if embedded:
             embedded.stop()
+        if sandbox:
+            sandbox.stop()
     sys.exit(code)
+
+
+def _show_sandbox_send(kind: str, resource: dict[str, object]) -> None:
+    what = "SMS" if kind == "Messages" else "call"
+    text = f": {resource.get('body')}" if kind == "Messages" else ""
+    click.echo(f"\N{ENVELOPE} [sandbox] {what} to {redact(str(resource['to']))}{text}")
 
 
 @main.command()
@@ -104,6 +120,7 @@ def check() -> None:
     root = config.from_environment()["CONTENT_ROOT"]
     try:
         content = load_content(root)
+        sms = load_sms_content(content)
     except ContentError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -127,6 +144,23 @@ def check() -> None:
             f"{marks.get(content.languages[c].prompt_status.get(key, ''), '-'):>4}" for c in codes
         )
         click.echo(f"{key:<26}{row}")
+    _print_sms_costs(sms)
+
+
+def _print_sms_costs(sms: SmsContent) -> None:
+    """Segments of every SMS per language: mean and worst, then each text."""
+    texts = sms.all_texts()
+    codes = [*sms.languages, "*"]
+    click.echo("\nSMS cost in segments (budget: GSM-7 languages 2, others 3):")
+    click.echo(f"{'sms':<26}" + "".join(f"{c:>6}" for c in codes))
+    for name in dict.fromkeys(name for _, name in texts):
+        row = "".join(f"{cost(texts[(c, name)]).segments if (c, name) in texts else '':>6}"
+                      for c in codes)
+        click.echo(f"{name:<26}{row}")
+    for code, language in sms.languages.items():
+        counts = [cost(t).segments for (c, _), t in texts.items() if c == code]
+        click.echo(f"{code}: {language.alphabet}, mean {sum(counts) / len(counts):.2f}, "
+                   f"worst {max(counts)}, status {language.status}")
 
 
 @main.command()
@@ -175,3 +209,50 @@ def call(url: str | None, keys: str | None, caller: str) -> None:
         sys.exit(1)
     except (EOFError, click.Abort):
         click.echo("\n(you hang up)")
+
+
+@main.command()
+@click.argument("body", required=False)
+@click.option("--url", help="A running service, e.g. http://localhost:5000 (default: in-process).")
+@click.option("--number", default="+32470123456", show_default=True,
+              help="The texter's number, as Twilio would send it.")
+def sms(body: str | None, url: str | None, number: str) -> None:
+    """Text the line: one message (BODY), or a conversation when BODY is left out."""
+    from hotline.simulator import CallFailed, HttpLine, InProcessLine, Texter
+
+    settings = config.from_environment()
+    token = os.environ.get("TWILIO_AUTH_TOKEN") or dev_auth_token(settings["VAR_DIR"])
+    embedded = None
+    if url:
+        line = HttpLine(url)
+    else:
+        from hotline import create_app
+
+        redis_url = settings["REDIS_URL"]
+        if not redis_url:  # a throwaway server: the conversation lasts this session
+            embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hotline-sms-")))
+            redis_url = embedded.start()
+        line = InProcessLine(create_app({"TWILIO_AUTH_TOKEN": token, "PUBLIC_BASE_URL": None,
+                                         "REDIS_URL": redis_url}))
+    texter = Texter(line, token, number)
+    try:
+        messages = [body] if body is not None else None
+        while True:
+            if messages is not None:
+                if not messages:
+                    return
+                text = messages.pop(0)
+            else:
+                text = click.prompt("\N{MOBILE PHONE} you send (Ctrl-D to stop)",
+                                    default="", show_default=False)
+            replies = texter.send(text)
+            for reply in replies or ["(no reply)"]:
+                click.echo("\N{ENVELOPE} " + reply.replace("\n", "\n   "))
+    except CallFailed as exc:
+        click.echo(f"sms failed: {exc}", err=True)
+        sys.exit(1)
+    except (EOFError, click.Abort):
+        click.echo("")
+    finally:
+        if embedded:
+            embedded.stop()

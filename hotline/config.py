@@ -24,4 +24,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, object]:
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or None,
         "SECRET_KEY": env.get("HOTLINE_SECRET_KEY", ""),
         "INSECURE_DEV": env.get("HOTLINE_INSECURE_DEV", "") == "1",
+        "SMS_REPLIES_PER_HOUR": int(env.get("HOTLINE_SMS_REPLIES_PER_HOUR", "20")),
+        # Countries whose mobile numbers may receive SMS and callbacks (ISO codes, comma-separated).
+        "COUNTRIES": frozenset(env.get("HOTLINE_COUNTRIES", "BE").replace(" ", "").split(",")),
     }

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 LANGUAGE_MENU = "languages"  # reserved position: the language menu, before a language is chosen
-ACTIONS = frozenset({"repeat", "back", "main", "language"})
+ACTIONS = frozenset({"repeat", "back", "main", "language", "sms"})
 KEYPAD = frozenset("0123456789*#")
 STATUSES = frozenset({"draft", "reviewed"})
 NODE_TYPES = frozenset({"menu", "info"})
@@ -23,7 +23,7 @@ MAX_LANGUAGES = 9
 # Prompts the engine itself speaks, whatever the menu holds.
 SYSTEM_PROMPTS = (
     "key_star", "key_hash", "language_option", "welcome", "invalid", "no_input", "goodbye",
-    "audio_unavailable",
+    "audio_unavailable", "sms_sent", "sms_unavailable",
 )
 RUNTIME_PLACEHOLDERS = frozenset({"digit"})
 
@@ -132,11 +132,11 @@ def load_content(root: Path | str) -> Content:
     problems: list[Problem] = []
     warnings: list[str] = []
     menu_file = root / "ivr_scripts" / "menu.yaml"
-    menu = _read_yaml(menu_file, root, problems)
+    menu = read_yaml(menu_file, root, problems)
     if menu is None:
         raise ContentError(problems)
-    menu_name = _rel(menu_file, root)
-    check = _Checker(menu_name, problems)
+    menu_name = relative_name(menu_file, root)
+    check = Checker(menu_name, problems)
 
     codes = menu.get("languages")
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
@@ -170,6 +170,10 @@ def load_content(root: Path | str) -> Content:
         for i, option in enumerate(node.options):
             if option.goto is not None and option.goto not in nodes:
                 check.fail(f"nodes.{name}.options[{i}]", f"goto leads nowhere: {option.goto!r}")
+    for name, node in nodes.items():
+        for i, option in enumerate(node.options):
+            if option.action == "sms":
+                check.fail(f"nodes.{name}.options[{i}]", "action sms belongs in item_options")
     for i, option in enumerate(item_options):
         if option.goto is not None and option.goto not in nodes:
             check.fail(f"item_options[{i}]", f"goto leads nowhere: {option.goto!r}")
@@ -199,7 +203,9 @@ def load_content(root: Path | str) -> Content:
     )
 
 
-class _Checker:
+class Checker:
+    """Collects problems found in one file."""
+
     def __init__(self, file: str, problems: list[Problem]):
         self.file = file
         self.problems = problems
@@ -208,15 +214,17 @@ class _Checker:
         self.problems.append(Problem(self.file, key, message))
 
 
-def _rel(path: Path, root: Path) -> str:
+def relative_name(path: Path, root: Path) -> str:
+    """`path` as the CSO sees it: relative to the content root when inside it."""
     try:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
 
 
-def _read_yaml(path: Path, root: Path, problems: list[Problem]) -> dict[str, Any] | None:
-    name = _rel(path, root)
+def read_yaml(path: Path, root: Path, problems: list[Problem]) -> dict[str, Any] | None:
+    """The mapping in a YAML file, or None after adding the reason to `problems`."""
+    name = relative_name(path, root)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -236,7 +244,7 @@ def _read_yaml(path: Path, root: Path, problems: list[Problem]) -> dict[str, Any
     return data
 
 
-def _options(where: str, raw: Any, check: _Checker) -> tuple[Option, ...]:
+def _options(where: str, raw: Any, check: Checker) -> tuple[Option, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -268,7 +276,7 @@ def _options(where: str, raw: Any, check: _Checker) -> tuple[Option, ...]:
     return tuple(options)
 
 
-def _node(name: str, raw: Any, check: _Checker) -> Node:
+def _node(name: str, raw: Any, check: Checker) -> Node:
     key = f"nodes.{name}"
     if not isinstance(raw, dict):
         check.fail(key, "must be a mapping")
@@ -295,7 +303,7 @@ def _node(name: str, raw: Any, check: _Checker) -> Node:
     return Node(name=name, type="menu", prompt=raw.get("intro"), options=options)
 
 
-def _sources(key: str, raw: Any, check: _Checker) -> tuple[Source, ...]:
+def _sources(key: str, raw: Any, check: Checker) -> tuple[Source, ...]:
     if not isinstance(raw, list) or not raw:
         check.fail(key, "an information item needs at least one source (title and url)")
         return ()
@@ -338,10 +346,10 @@ def _language(
     warnings: list[str],
 ) -> Language | None:
     path = root / "ivr_scripts" / f"{code}.yaml"
-    data = _read_yaml(path, root, problems)
+    data = read_yaml(path, root, problems)
     if data is None:
         return None
-    check = _Checker(_rel(path, root), problems)
+    check = Checker(relative_name(path, root), problems)
     if data.get("language") != code:
         check.fail("language", f"must be {code!r}, the file's name")
     status = data.get("status")

@@ -34,10 +34,14 @@ class Utterance:
 
 @dataclass(frozen=True)
 class Turn:
-    """What the line says, then where it listens for one key; `listen` None means hang up."""
+    """What the line says, then where it listens for one key; `listen` None means hang up.
+
+    `send_sms` names the information item whose SMS text the caller asked for, if they did.
+    """
 
     say: tuple[Utterance, ...]
     listen: Position | None
+    send_sms: str | None = None
 
 
 def incoming(content: Content) -> Turn:
@@ -47,8 +51,11 @@ def incoming(content: Content) -> Turn:
     return Turn(_language_options(content), Position(LANGUAGE_MENU))
 
 
-def respond(content: Content, at: Position, digits: str | None) -> Turn:
-    """The turn after the caller, at `at`, pressed `digits` (None or "" when they were silent)."""
+def respond(content: Content, at: Position, digits: str | None, can_text: bool = True) -> Turn:
+    """The turn after the caller, at `at`, pressed `digits` (None or "" when they were silent).
+
+    `can_text` is False when the caller's number cannot receive an SMS (withheld, not a mobile).
+    """
     if at.node == LANGUAGE_MENU or at.lang not in content.languages:
         return _choose_language(content, at, digits)
     node = content.nodes.get(at.node)
@@ -57,7 +64,7 @@ def respond(content: Content, at: Position, digits: str | None) -> Turn:
     option = _find(content.options_of(node), digits)
     if option is None:
         return _retry(content, at, node, "invalid" if digits else "no_input")
-    return _follow(content, at.lang, node, option)
+    return _follow(content, at.lang, node, option, can_text)
 
 
 def utterances(content: Content) -> Iterator[Utterance]:
@@ -66,8 +73,8 @@ def utterances(content: Content) -> Iterator[Utterance]:
     for lang in content.languages:
         turns = [Turn(_language_options(content), None), _welcome(content, lang)]
         turns += [_enter(content, lang, node) for node in content.nodes.values()]
-        extra = [_say(content, lang, key) for key in ("invalid", "no_input", "goodbye",
-                                                       "audio_unavailable")]
+        extra = [_say(content, lang, key) for key in (
+            "invalid", "no_input", "goodbye", "audio_unavailable", "sms_sent", "sms_unavailable")]
         for utterance in [u for turn in turns for u in turn.say] + extra:
             if (utterance.lang, utterance.text) not in seen:
                 seen.add((utterance.lang, utterance.text))
@@ -104,7 +111,11 @@ def _enter(content: Content, lang: str, node: Node, lead: tuple[Utterance, ...] 
     return Turn((*lead, *body), Position(node.name, lang))
 
 
-def _follow(content: Content, lang: str, node: Node, option: Option) -> Turn:
+def _follow(content: Content, lang: str, node: Node, option: Option, can_text: bool) -> Turn:
+    if option.action == "sms":
+        said = _say(content, lang, "sms_sent" if can_text else "sms_unavailable")
+        return Turn((said, *_choices(content, lang, node)), Position(node.name, lang),
+                    send_sms=node.name if can_text else None)
     if option.goto:
         return _enter(content, lang, content.nodes[option.goto])
     if option.action == "repeat":

@@ -1,8 +1,8 @@
-"""A phone in a terminal: calls the line as Twilio would, with signed requests, and shows the TwiML.
+"""A phone in a terminal: calls and texts the line as Twilio would, with signed requests.
 
-`PhoneCall` follows Gather, Redirect, Play, Say and Hangup. It talks to a running service over
-HTTP (`HttpLine`) or to an app in the same process (`InProcessLine`); both sign every request
-with the auth token exactly as Twilio does.
+`PhoneCall` follows Gather, Redirect, Play, Say and Hangup; `Texter` sends SMS and reads the
+replies. Both talk to a running service over HTTP (`HttpLine`) or to an app in the same process
+(`InProcessLine`), signing every request with the auth token exactly as Twilio does.
 """
 
 from __future__ import annotations
@@ -179,6 +179,29 @@ class PhoneCall:
                 files = json.loads(body).get("files", {})
                 self._texts = {str(e.get("file")): str(e.get("text")) for e in files.values()}
         return self._texts
+
+
+class Texter:
+    """A phone sending SMS to the line: each `send` is one signed POST /sms, like Twilio's."""
+
+    def __init__(self, line: Line, auth_token: str, number: str = "+32000000000"):
+        self.line = line
+        self.validator = RequestValidator(auth_token)
+        self.number = number
+
+    def send(self, body: str) -> list[str]:
+        """The texts the line answers `body` with (none when it stays silent)."""
+        url = self.line.base_url + "/sms"
+        params = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": "AC" + "0" * 32,
+                  "From": self.number, "To": "+32000000001", "Body": body, "NumMedia": "0"}
+        status, answer = self.line.post(url, params, self.validator.compute_signature(url, params))
+        if status != 200:
+            raise CallFailed(f"POST {url} answered {status}")
+        try:
+            root = ET.fromstring(answer)
+        except ET.ParseError as exc:
+            raise CallFailed(f"not TwiML: {exc}") from exc
+        return [(m.text or "") for m in root.iter("Message")]
 
 
 def transcript(screen: Screen) -> list[str]:

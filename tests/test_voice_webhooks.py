@@ -48,7 +48,8 @@ def test_information_item_then_its_options(client):
     root = twiml(twilio_post(client, "/voice/step?node=money&lang=en&retry=0", {"Digits": "2"}))
     texts = [s.text for s in root.find("Gather").findall("Say")]
     assert "from 1 February 2025" in texts[0]
-    assert texts[1:] == ["To hear this again, press 1.", "To talk to a person, press 0.",
+    assert texts[1:] == ["To hear this again, press 1.", "To get this by text message, press 2.",
+                         "To talk to a person, press 0.",
                          "To go back, press star.", "For the main menu, press 9."]
 
 

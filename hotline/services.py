@@ -1,0 +1,66 @@
+"""What requests and jobs share: content, audio, privacy keys, Redis, the Twilio client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import redis
+from twilio.rest import Client
+
+from hotline.audio import AudioLibrary
+from hotline.content import Content, load_content
+from hotline.privacy import Privacy, secret_from
+from hotline.sms_content import SmsContent, load_sms_content
+from hotline.twilio_rest import twilio_client
+
+
+@dataclass
+class Services:
+    """One per process: built at start-up, so broken content stops it before it serves anything."""
+
+    config: dict[str, Any]
+    content: Content
+    sms: SmsContent
+    audio: AudioLibrary
+    privacy: Privacy
+    _redis: redis.Redis | None = field(default=None, repr=False)
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The Redis client (one connection pool per process)."""
+        if self._redis is None:
+            url = self.config.get("REDIS_URL")
+            if not url:
+                raise redis.ConnectionError("REDIS_URL is not set: start with `hotline run`")
+            self._redis = redis.Redis.from_url(
+                url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+        return self._redis
+
+    @cached_property
+    def twilio(self) -> Client:
+        """The Twilio REST client."""
+        return twilio_client(self.config)
+
+    def redis_status(self) -> str:
+        """"ok", "unreachable" or "not configured", for health reports."""
+        if not self.config.get("REDIS_URL"):
+            return "not configured"
+        try:
+            self.redis.ping()
+        except redis.RedisError:
+            return "unreachable"
+        return "ok"
+
+
+def build_services(config: dict[str, Any]) -> Services:
+    """Load and validate all content; raises ContentError naming every broken file and key."""
+    content = load_content(config["CONTENT_ROOT"])
+    return Services(
+        config=config,
+        content=content,
+        sms=load_sms_content(content),
+        audio=AudioLibrary(config["AUDIO_ROOT"]),
+        privacy=Privacy(secret_from(config["SECRET_KEY"], config["VAR_DIR"])),
+    )

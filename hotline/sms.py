@@ -1,0 +1,63 @@
+"""Twilio SMS webhook: an incoming message in, the engine's reply out as TwiML.
+
+Redis holds the conversation; when Redis is down the texter still gets an answer from the files
+(as a first contact would), and nothing is remembered.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from hotline import sms_engine, sms_state
+from hotline.privacy import redact
+from hotline.services import Services
+from hotline.signatures import twilio_only
+
+bp = Blueprint("sms", __name__, url_prefix="/sms")
+log = logging.getLogger(__name__)
+
+
+def _twiml(text: str | None) -> str:
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response)
+
+
+@bp.post("")
+@twilio_only
+def incoming() -> Response:
+    """Answer one incoming SMS (`From`, `Body`, `MessageSid`)."""
+    services: Services = current_app.extensions["hotline"]
+    number, sid = request.form.get("From", ""), request.form.get("MessageSid", "")
+    if not number or not sid:
+        abort(400)
+    body = request.form.get("Body", "")[:2000]
+    try:
+        return Response(_answer(services, number, sid, body), mimetype="text/xml")
+    except redis.RedisError:
+        log.warning("Redis unreachable: answering %s from the files only", redact(number))
+        reply = sms_engine.reply(services.sms, sms_engine.Conversation(), body)
+        return Response(_twiml(reply.text), mimetype="text/xml")
+
+
+def _answer(services: Services, number: str, sid: str, body: str) -> str:
+    r = services.redis
+    earlier = sms_state.claim_message(r, sid)
+    if earlier is not None:  # Twilio retried this message: same answer, no second effect
+        return earlier.decode() or _twiml(None)
+    n = services.privacy.number_key(number)
+    conversation = sms_state.load(r, n)
+    reply = sms_engine.reply(services.sms, conversation, body)
+    if reply.text and sms_state.over_rate(r, n, services.config["SMS_REPLIES_PER_HOUR"]):
+        log.warning("reply limit reached for %s: not answering", redact(number))
+        reply = sms_engine.Reply(None)
+    else:
+        sms_state.save(r, n, reply)
+    twiml = _twiml(reply.text)
+    sms_state.remember_answer(r, sid, twiml)
+    return twiml

@@ -1,0 +1,25 @@
+"""Twilio's REST API through the twilio library, pointed at TWILIO_API_BASE_URL (tests: local)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+TIMEOUT_SECONDS = 10
+
+
+def twilio_client(config: dict[str, Any]) -> Client:
+    """A REST client for the configured account; API calls go to TWILIO_API_BASE_URL."""
+    client = Client(
+        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+        http_client=TwilioHttpClient(timeout=TIMEOUT_SECONDS),
+    )
+    client.api.base_url = config["TWILIO_API_BASE_URL"].rstrip("/")
+    return client
+
+
+def send_message(client: Client, sender: str, to: str, body: str) -> str:
+    """Send one SMS; returns its Message SID. Raises TwilioException / requests errors."""
+    return str(client.messages.create(to=to, from_=sender, body=body).sid)
