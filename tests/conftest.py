@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from hotline.store import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-auth-token-0123456789abcdef"
+SECRET = "test-secret-key-for-numbers"
+MOBILE = "+32470123456"  # libphonenumber's example Belgian mobile number
 PUBLIC = "https://hotline.example.org"
 CALL = {
     "CallSid": "CA" + "1" * 32,
@@ -46,6 +50,7 @@ def app(redis_db: redis.Redis, redis_server: EmbeddedRedis):
         "TWILIO_AUTH_TOKEN": TOKEN,
         "PUBLIC_BASE_URL": PUBLIC,
         "REDIS_URL": redis_server.url,
+        "SECRET_KEY": SECRET,
         "TESTING": True,
     })
 
@@ -64,6 +69,22 @@ def twilio_post(client, path: str, params: dict[str, str] | None = None, **extra
     params = {**CALL, **(params or {})}
     return client.post(path, data=params, headers={"X-Twilio-Signature": sign(PUBLIC + path,
                                                                                params)}, **extra)
+
+
+def sms_post(client, body: str, number: str = MOBILE, sid: str | None = None):
+    """An incoming SMS as Twilio posts it, signed."""
+    params = {"MessageSid": sid or "SM" + secrets.token_hex(16), "AccountSid": CALL["AccountSid"],
+              "From": number, "To": CALL["To"], "Body": body, "NumMedia": "0"}
+    return client.post("/sms", data=params,
+                       headers={"X-Twilio-Signature": sign(PUBLIC + "/sms", params)})
+
+
+def sms_replies(response) -> list[str]:
+    """The texts of the <Message> elements of a messaging TwiML answer."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    root = ET.fromstring(response.get_data())
+    assert root.tag == "Response"
+    return [m.text or "" for m in root.iter("Message")]
 
 
 @pytest.fixture

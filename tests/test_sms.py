@@ -1,0 +1,202 @@
+"""The SMS line: keywords in every language, forgiving matching, menus by reply, language memory,
+opt-out, duplicates, the rate limit, and random bodies that never break it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import MOBILE, sms_post, sms_replies
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYWORDS = yaml.safe_load((ROOT / "sms_templates/keywords.yaml").read_text())["keywords"]
+OTHER = "+32470123457"
+
+
+@pytest.fixture
+def sms(app):
+    return app.extensions["hotline"].sms
+
+
+def candidates(sms, target: str, langs: list[str]) -> set[str]:
+    """Every text that may rightly answer a keyword of `target` written in one of `langs`."""
+    texts = set()
+    for lang in langs:
+        texts_of = sms.languages[lang].texts
+        if target == "help":
+            texts.add(sms.menu(lang, "main"))
+        elif target in ("stop", "start"):
+            texts.add(texts_of[f"{target}_confirm"])
+        elif target == "language":
+            texts.add(sms.language_menu())
+        elif sms.voice.nodes[target].type == "menu":
+            texts.add(sms.menu(lang, target))
+        else:
+            texts.add(texts_of[target])
+    if target == "help":
+        texts.add(sms.welcome())
+    return texts
+
+
+CASES = [(target, lang, word) for target, by_lang in KEYWORDS.items()
+         for lang, spellings in by_lang.items() for word in spellings]
+
+
+@pytest.mark.parametrize(("target", "lang", "word"), CASES,
+                         ids=[f"{t}-{lang}-{w}" for t, lang, w in CASES])
+def test_every_keyword_in_every_language(client, sms, redis_db, target, lang, word):
+    langs = [code for code, words in KEYWORDS[target].items() if word in words]
+    assert sms_replies(sms_post(client, word)) in [[t] for t in candidates(sms, target, langs)]
+
+
+@pytest.mark.parametrize(("body", "target", "lang"), [
+    ("  cpas!! ", "cpas", "fr"), ("Cpas.", "cpas", "fr"), ("ÀIDE", "help", "fr"),
+    ("aide ?", "help", "fr"), ("hlup", "help", "nl"), ("LEEFLON", "money", "nl"),
+    ("asylumm", "asylum", "en"), ("mdical", "amu", "fr"), ("« asile »", "asylum", "fr"),
+    ("ASİLE", "asylum", "fr"), ("Leefloon alstublieft", "money", "nl"),
+    ("مساعده", "help", "ar"), ("إيقاف", "stop", "ar"), ("\tOCMW\n", "cpas", "nl"),
+])
+def test_forgiving_matching(client, sms, body, target, lang):
+    assert sms_replies(sms_post(client, body)) == [sorted(candidates(sms, target, [lang]))[0]
+                                                   if target != "help" else
+                                                   sms.menu(lang, "main")]
+
+
+def test_short_words_are_not_guessed(client, sms):
+    assert sms_replies(sms_post(client, "AMI")) == [sms.welcome()]  # not AMU: 3 letters
+
+
+def test_unknown_text_gets_the_help_menu_in_the_known_language(client, sms):
+    assert sms_replies(sms_post(client, "bonjour je cherche de l'aide")) == [
+        sms.menu("fr", "main")]
+    assert sms_replies(sms_post(client, "blablabla")) == [sms.menu("fr", "main")]
+    assert sms_replies(sms_post(client, "xyz", number=OTHER)) == [sms.welcome()]
+
+
+@pytest.mark.parametrize("two", ["2", "٢", "۲", " 2. "])
+def test_menu_numbers_in_every_digit_script(client, sms, two):
+    sms_post(client, "AIDE")
+    assert sms_replies(sms_post(client, two)) == [sms.menu("fr", "money")]
+    one = {"2": "1", "٢": "١", "۲": "۱", " 2. ": "1"}[two]
+    assert sms_replies(sms_post(client, one)) == [sms.languages["fr"].texts["ris_who"]]
+    # numbers keep referring to the same menu after an item
+    assert sms_replies(sms_post(client, "2")) == [sms.languages["fr"].texts["ris_amounts"]]
+
+
+def test_a_number_outside_the_menu_repeats_the_menu(client, sms):
+    sms_post(client, "HELP")
+    assert sms_replies(sms_post(client, "7")) == [sms.menu("en", "main")]
+
+
+def test_a_number_before_any_keyword_gets_the_multilingual_welcome(client, sms):
+    assert sms_replies(sms_post(client, "1")) == [sms.welcome()]
+
+
+def test_language_is_chosen_remembered_and_stored_under_a_hash(client, sms, redis_db):
+    assert sms_replies(sms_post(client, "LANGUE")) == [sms.language_menu()]
+    assert sms_replies(sms_post(client, "2")) == [sms.languages["nl"].texts["language_set"]]
+    assert sms_replies(sms_post(client, "INFO")) == [sms.menu("nl", "main")]
+    assert sms_replies(sms_post(client, "language english")) == [
+        sms.languages["en"].texts["language_set"]]
+    assert sms_replies(sms_post(client, "INFO")) == [sms.menu("en", "main")]
+    assert sms_replies(sms_post(client, "TAAL 4")) == [sms.languages["ar"].texts["language_set"]]
+    lang_keys = [k for k in redis_db.keys("sms:lang:*")]
+    assert len(lang_keys) == 1 and redis_db.get(lang_keys[0]) == b"ar"
+    assert 0 < redis_db.ttl(lang_keys[0]) <= 90 * 24 * 3600
+    session = redis_db.keys("sms:session:*")
+    assert session and 0 < redis_db.ttl(session[0]) <= 1800
+    for key in redis_db.keys("*"):
+        assert b"470123456" not in key
+        if redis_db.type(key) == b"string":
+            assert b"470123456" not in redis_db.get(key)
+
+
+def test_keyword_answers_in_its_own_language_first_time(client, sms):
+    assert sms_replies(sms_post(client, "LEEFLOON")) == [sms.menu("nl", "money")]
+    assert sms_replies(sms_post(client, "1")) == [sms.languages["nl"].texts["ris_who"]]
+
+
+def test_stop_silences_everything_until_start(client, sms):
+    assert sms_replies(sms_post(client, "HULP")) == [sms.menu("nl", "main")]
+    assert sms_replies(sms_post(client, "stop")) == [sms.languages["nl"].texts["stop_confirm"]]
+    assert sms_replies(sms_post(client, "HULP")) == []
+    assert sms_replies(sms_post(client, "1")) == []
+    assert sms_replies(sms_post(client, "START")) == [sms.languages["nl"].texts["start_confirm"]]
+    assert sms_replies(sms_post(client, "HULP")) == [sms.menu("nl", "main")]
+
+
+def test_retried_webhook_has_no_second_effect(client, sms, redis_db):
+    first = sms_replies(sms_post(client, "STOP", sid="SM" + "a" * 32))
+    again = sms_replies(sms_post(client, "STOP", sid="SM" + "a" * 32))
+    assert first == again == [sms.languages["fr"].texts["stop_confirm"]]
+    assert sum(int(redis_db.get(k)) for k in redis_db.keys("sms:rate:*")) == 1
+
+
+def test_concurrent_retries_are_claimed_once(app, redis_db):
+    sid = "SM" + "b" * 32
+    results = []
+
+    def post():
+        results.append(sms_post(app.test_client(), "AIDE", sid=sid).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 20
+    assert sum(int(redis_db.get(k)) for k in redis_db.keys("sms:rate:*")) == 1
+
+
+def test_rate_limit_stops_replies_and_logs_redacted(app, client, sms, caplog):
+    app.extensions["hotline"].config["SMS_REPLIES_PER_HOUR"] = 3
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        assert sms_replies(sms_post(client, "AIDE"))
+    assert sms_replies(sms_post(client, "AIDE")) == []
+    assert "reply limit" in caplog.text
+    assert "470123456" not in caplog.text and "+32…56" in caplog.text
+    assert sms_replies(sms_post(client, "AIDE", number=OTHER))  # others still answered
+
+
+def test_missing_fields_are_a_400(client):
+    from tests.conftest import PUBLIC, sign
+
+    params = {"Body": "AIDE"}
+    response = client.post("/sms", data=params,
+                           headers={"X-Twilio-Signature": sign(PUBLIC + "/sms", params)})
+    assert response.status_code == 400
+
+
+def test_unsigned_sms_is_403(client):
+    assert client.post("/sms", data={"From": MOBILE, "Body": "AIDE",
+                                     "MessageSid": "SM1"}).status_code == 403
+
+
+def test_redis_down_still_answers_from_the_files(app, client, sms):
+    app.extensions["hotline"]._redis = None
+    app.extensions["hotline"].config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    assert sms_replies(sms_post(client, "CPAS")) == [sms.menu("fr", "cpas")]
+
+
+BODIES = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
+    st.text(st.characters(min_codepoint=0, max_codepoint=0x1F, blacklist_categories=("Cs",))),
+    st.text(st.sampled_from("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹ \u200f\u202e\u200dمساعدةAIDE😀🇧🇪")),
+    st.sampled_from(["", " ", "x" * 10_000, "\u202eEDIA", "\x00\x01\x02", "😀" * 500,
+                     "STOP STOP", "LANGUE 99", "TAAL ۲", "1" * 50, "ﷺ", "\ufeffAIDE"]),
+)
+
+
+@settings(max_examples=2000, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=BODIES, n=st.integers(0, 9_999_999))
+def test_random_bodies_always_get_valid_twiml(client, body, n):
+    replies = sms_replies(sms_post(client, body, number=f"+3247{n:07d}"))
+    assert len(replies) <= 1
