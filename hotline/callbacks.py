@@ -1,0 +1,274 @@
+"""Callback tickets and the per-language queues that mediators work, in Redis.
+
+Keys (a non-clustered Redis: the scripts touch keys named inside them):
+- `cb:seq`                arrival counter shared by all languages: the order nobody jumps
+- `cb:ticket:<ref>`       hash: ref, lang, topic, created, status, attempts, seq, mediator,
+                          number (encrypted), number_key, voice (recording URL), claimed_at, closed_at
+- `cb:log:<ref>`          list of JSON events: the ticket's history and notes
+- `cb:queue:<lang>`       sorted set ref -> seq: the waiting tickets, oldest first
+- `cb:claims`             sorted set ref -> claim deadline (epoch seconds)
+- `cb:open:<number key>`  the ref of that number's open ticket, so a new request joins it
+Closed tickets (done, unreachable, cancelled) and their logs expire after RETENTION_SECONDS.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+
+STATUSES = ("waiting", "claimed", "done", "unreachable", "cancelled")
+OPEN = ("waiting", "claimed")
+OUTCOMES = ("reached", "no_answer", "wrong_number", "referred")
+RETENTION_SECONDS = 30 * 24 * 3600
+REF_DIGITS = 6
+
+# Puts every claim whose deadline has passed back in its queue at its original place.
+# KEYS: none. ARGV[1]: now. Returns the refs put back.
+_EXPIRE = """
+local expired = redis.call('ZRANGEBYSCORE', 'cb:claims', '-inf', ARGV[1])
+for _, ref in ipairs(expired) do
+  redis.call('ZREM', 'cb:claims', ref)
+  local t = 'cb:ticket:' .. ref
+  if redis.call('HGET', t, 'status') == 'claimed' then
+    local seq = redis.call('HGET', t, 'seq')
+    redis.call('HSET', t, 'status', 'waiting', 'mediator', '', 'claimed_at', '')
+    redis.call('ZADD', 'cb:queue:' .. redis.call('HGET', t, 'lang'), seq, ref)
+    redis.call('RPUSH', 'cb:log:' .. ref, cjson.encode({at = tonumber(ARGV[1]),
+      event = 'claim expired', by = ''}))
+  end
+end
+return expired
+"""
+
+# Takes the oldest waiting ticket of the given queues for a mediator.
+# KEYS: the queues (cb:queue:<lang>). ARGV: now, claim deadline, mediator.
+# Returns the ref, or false when every queue is empty.
+_TAKE = """
+local best, best_seq, best_queue = nil, nil, nil
+for _, queue in ipairs(KEYS) do
+  local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+  if head[1] and (best_seq == nil or tonumber(head[2]) < best_seq) then
+    best, best_seq, best_queue = head[1], tonumber(head[2]), queue
+  end
+end
+if not best then return false end
+redis.call('ZREM', best_queue, best)
+redis.call('ZADD', 'cb:claims', ARGV[2], best)
+redis.call('HSET', 'cb:ticket:' .. best, 'status', 'claimed', 'mediator', ARGV[3],
+  'claimed_at', ARGV[1])
+redis.call('RPUSH', 'cb:log:' .. best, cjson.encode({at = tonumber(ARGV[1]), event = 'claimed',
+  by = ARGV[3]}))
+return best
+"""
+
+# Creates a ticket, or joins the number's open one.
+# KEYS[1]: cb:open:<number key>. ARGV: ref, now, then field/value pairs of the new ticket.
+# Returns {ref, joined (1/0)}, or {'', -1} when the new ref is taken (try another).
+_REQUEST = """
+local open = redis.call('GET', KEYS[1])
+if open then
+  local status = redis.call('HGET', 'cb:ticket:' .. open, 'status')
+  if status == 'waiting' or status == 'claimed' then
+    redis.call('RPUSH', 'cb:log:' .. open, cjson.encode({at = tonumber(ARGV[2]),
+      event = 'asked again', by = ''}))
+    return {open, 1}
+  end
+end
+local ticket = 'cb:ticket:' .. ARGV[1]
+if redis.call('EXISTS', ticket) == 1 then return {'', -1} end
+local seq = redis.call('INCR', 'cb:seq')
+for i = 3, #ARGV, 2 do redis.call('HSET', ticket, ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', ticket, 'ref', ARGV[1], 'seq', seq, 'status', 'waiting', 'attempts', 0,
+  'created', ARGV[2])
+redis.call('ZADD', 'cb:queue:' .. redis.call('HGET', ticket, 'lang'), seq, ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('RPUSH', 'cb:log:' .. ARGV[1], cjson.encode({at = tonumber(ARGV[2]),
+  event = 'requested', by = ''}))
+return {ARGV[1], 0}
+"""
+
+# Ends a claim or a wait. ARGV: ref, now, outcome, mediator ('' = any), max attempts, retention.
+# Outcomes: reached, referred -> done; wrong_number -> unreachable; no_answer -> one more
+# attempt, back to its place in the queue, or unreachable at the limit; cancelled -> cancelled.
+# Returns the new status, or an error string starting with 'ERR'.
+_CLOSE = """
+local ref, now, outcome, who = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local t = 'cb:ticket:' .. ref
+local status = redis.call('HGET', t, 'status')
+if not status then return 'ERR unknown ticket' end
+if status ~= 'waiting' and status ~= 'claimed' then return 'ERR ticket is ' .. status end
+if who ~= '' and redis.call('HGET', t, 'mediator') ~= who then
+  return 'ERR ticket is not claimed by you'
+end
+local new = 'done'
+if outcome == 'no_answer' then
+  local attempts = redis.call('HINCRBY', t, 'attempts', 1)
+  if attempts >= tonumber(ARGV[5]) then new = 'unreachable' else new = 'waiting' end
+elseif outcome == 'wrong_number' then new = 'unreachable'
+elseif outcome == 'cancelled' then new = 'cancelled' end
+redis.call('ZREM', 'cb:claims', ref)
+redis.call('RPUSH', 'cb:log:' .. ref, cjson.encode({at = tonumber(now), event = outcome,
+  by = who}))
+if new == 'waiting' then
+  redis.call('HSET', t, 'status', 'waiting', 'mediator', '', 'claimed_at', '')
+  redis.call('ZADD', 'cb:queue:' .. redis.call('HGET', t, 'lang'), redis.call('HGET', t, 'seq'),
+    ref)
+  return new
+end
+redis.call('ZREM', 'cb:queue:' .. redis.call('HGET', t, 'lang'), ref)
+redis.call('HSET', t, 'status', new, 'closed_at', now)
+local open = 'cb:open:' .. redis.call('HGET', t, 'number_key')
+if redis.call('GET', open) == ref then redis.call('DEL', open) end
+redis.call('EXPIRE', t, ARGV[6])
+redis.call('EXPIRE', 'cb:log:' .. ref, ARGV[6])
+return new
+"""
+
+
+class TicketError(Exception):
+    """The ticket cannot be changed that way (unknown, closed, claimed by someone else)."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A callback request as stored; `number` stays encrypted until a claimant needs it."""
+
+    ref: str
+    lang: str
+    topic: str
+    status: str
+    created: float
+    attempts: int
+    seq: int
+    mediator: str
+    number: str
+    number_key: str
+    voice: str
+    claimed_at: float | None
+
+    @classmethod
+    def from_hash(cls, data: dict[bytes, bytes]) -> Ticket:
+        get = {k.decode(): v.decode() for k, v in data.items()}.get
+        claimed = get("claimed_at") or ""
+        return cls(
+            ref=get("ref", ""), lang=get("lang", ""), topic=get("topic", ""),
+            status=get("status", ""), created=float(get("created") or 0),
+            attempts=int(get("attempts") or 0), seq=int(get("seq") or 0),
+            mediator=get("mediator", ""), number=get("number", ""),
+            number_key=get("number_key", ""), voice=get("voice", ""),
+            claimed_at=float(claimed) if claimed else None,
+        )
+
+
+class CallbackQueue:
+    """The tickets and queues in one Redis; each change that must be atomic is one Lua script."""
+
+    def __init__(self, r: redis.Redis, claim_seconds: int = 20 * 60, max_attempts: int = 3):
+        self.r = r
+        self.claim_seconds = claim_seconds
+        self.max_attempts = max_attempts
+        self._expire = r.register_script(_EXPIRE)
+        self._take = r.register_script(_TAKE)
+        self._request = r.register_script(_REQUEST)
+        self._close = r.register_script(_CLOSE)
+
+    def request(self, number_key: str, encrypted_number: str, lang: str, topic: str,
+                note: str = "", now: float | None = None) -> tuple[str, bool]:
+        """Open a ticket (or join the number's open one); returns (ref, joined)."""
+        now = time.time() if now is None else now
+        fields = ["lang", lang, "topic", topic, "number", encrypted_number,
+                  "number_key", number_key, "mediator", "", "voice", ""]
+        for _ in range(20):
+            ref = "".join(secrets.choice("0123456789") for _ in range(REF_DIGITS))
+            got, joined = self._request(keys=[f"cb:open:{number_key}"],
+                                        args=[ref, repr(now), *fields])
+            if int(joined) >= 0:
+                ref = got.decode()
+                if note:
+                    self.add_note(ref, "", note, now)
+                return ref, bool(int(joined))
+        raise RuntimeError("could not find a free reference")
+
+    def take_next(self, mediator: str, langs: list[str], now: float | None = None) -> Ticket | None:
+        """Claim the oldest waiting ticket in `langs` for `mediator`; None when none waits."""
+        now = time.time() if now is None else now
+        if not langs:
+            return None
+        self.expire_claims(now)
+        ref = self._take(keys=[f"cb:queue:{lang}" for lang in langs],
+                         args=[repr(now), repr(now + self.claim_seconds), mediator])
+        return self.get(ref.decode()) if ref else None
+
+    def expire_claims(self, now: float | None = None) -> list[str]:
+        """Put every overdue claim back at its original place; returns their refs."""
+        now = time.time() if now is None else now
+        return [ref.decode() for ref in self._expire(args=[repr(now)])]
+
+    def close(self, ref: str, outcome: str, mediator: str = "",
+              now: float | None = None) -> str:
+        """Record an outcome (reached, no_answer, wrong_number, referred, cancelled); returns
+        the new status. `mediator` '' skips the check that they hold the claim."""
+        if outcome not in (*OUTCOMES, "cancelled"):
+            raise TicketError(f"unknown outcome {outcome!r}")
+        now = time.time() if now is None else now
+        result = self._close(args=[ref, repr(now), outcome, mediator, self.max_attempts,
+                                   RETENTION_SECONDS]).decode()
+        if result.startswith("ERR"):
+            raise TicketError(result[4:])
+        return result
+
+    def get(self, ref: str) -> Ticket | None:
+        """The ticket `ref`, or None."""
+        data = self.r.hgetall(f"cb:ticket:{ref}")
+        return Ticket.from_hash(data) if data else None
+
+    def open_ticket_of(self, number_key: str) -> Ticket | None:
+        """The number's open ticket, if any."""
+        ref = self.r.get(f"cb:open:{number_key}")
+        ticket = self.get(ref.decode()) if ref else None
+        return ticket if ticket and ticket.status in OPEN else None
+
+    def add_note(self, ref: str, by: str, text: str, now: float | None = None) -> None:
+        """Add a note to the ticket's history."""
+        self._log(ref, "note", by, now, text=text[:1000])
+
+    def attach_voice(self, ref: str, url: str, now: float | None = None) -> None:
+        """Attach the caller's recorded message."""
+        self.r.hset(f"cb:ticket:{ref}", "voice", url)
+        self._log(ref, "voice message", "", now)
+
+    def log_event(self, ref: str, event: str, by: str = "", now: float | None = None) -> None:
+        """Add an event (a call placed, its result…) to the ticket's history."""
+        self._log(ref, event, by, now)
+
+    def history(self, ref: str) -> list[dict[str, object]]:
+        """The ticket's events, oldest first."""
+        return [json.loads(item) for item in self.r.lrange(f"cb:log:{ref}", 0, -1)]
+
+    def waiting(self, lang: str) -> list[str]:
+        """The refs waiting in `lang`, oldest first."""
+        return [ref.decode() for ref in self.r.zrange(f"cb:queue:{lang}", 0, -1)]
+
+    def stats(self, langs: list[str], now: float | None = None) -> dict[str, tuple[int, float]]:
+        """For each language: (tickets waiting, seconds the oldest has waited)."""
+        now = time.time() if now is None else now
+        out = {}
+        for lang in langs:
+            count = self.r.zcard(f"cb:queue:{lang}")
+            head = self.r.zrange(f"cb:queue:{lang}", 0, 0)
+            oldest = self.get(head[0].decode()) if head else None
+            out[lang] = (count, now - oldest.created if oldest else 0.0)
+        return out
+
+    def claimed_by(self, mediator: str) -> list[Ticket]:
+        """The tickets `mediator` holds now."""
+        tickets = [self.get(ref.decode()) for ref in self.r.zrange("cb:claims", 0, -1)]
+        return [t for t in tickets if t and t.mediator == mediator and t.status == "claimed"]
+
+    def _log(self, ref: str, event: str, by: str, now: float | None, **extra: str) -> None:
+        entry = {"at": time.time() if now is None else now, "event": event, "by": by, **extra}
+        self.r.rpush(f"cb:log:{ref}", json.dumps(entry))

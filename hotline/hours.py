@@ -1,0 +1,72 @@
+"""Opening hours of the callback service, per weekday, in the service's time zone.
+
+Configured as HOTLINE_OPENING_HOURS, e.g. "mon-fri 09:00-17:00; sat 10:00-12:00" (days not named
+are closed), in HOTLINE_TIMEZONE (default Europe/Brussels).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT = "mon-fri 09:00-17:00"
+_PART = re.compile(r"^(?P<days>[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*)\s+"
+                   r"(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$")
+
+
+class HoursError(ValueError):
+    """The opening hours setting cannot be read."""
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """For each weekday (0 = Monday), the (start, end) times the service is open, if any."""
+
+    days: tuple[tuple[dt.time, dt.time] | None, ...]
+    zone: ZoneInfo
+
+    def is_open(self, now: dt.datetime) -> bool:
+        """True when `now` falls inside that day's hours."""
+        local = now.astimezone(self.zone)
+        span = self.days[local.weekday()]
+        return span is not None and span[0] <= local.time() < span[1]
+
+    def next_opening(self, now: dt.datetime) -> dt.datetime | None:
+        """When the service next opens after `now` (None if it never opens)."""
+        local = now.astimezone(self.zone)
+        for ahead in range(8):
+            day = local.date() + dt.timedelta(days=ahead)
+            span = self.days[day.weekday()]
+            if span is None:
+                continue
+            opening = dt.datetime.combine(day, span[0], tzinfo=self.zone)
+            if opening > local:
+                return opening
+        return None
+
+
+def parse_hours(text: str, zone: str = "Europe/Brussels") -> OpeningHours:
+    """Read "mon-fri 09:00-17:00; sat 10:00-12:00"; raise HoursError naming the bad part."""
+    days: list[tuple[dt.time, dt.time] | None] = [None] * 7
+    for part in filter(None, (p.strip().lower() for p in text.split(";"))):
+        found = _PART.match(part)
+        if not found:
+            raise HoursError(f"cannot read {part!r}: write e.g. 'mon-fri 09:00-17:00'")
+        try:
+            start = dt.time.fromisoformat(found["start"].zfill(5))
+            end = dt.time.fromisoformat(found["end"].zfill(5))
+        except ValueError as exc:
+            raise HoursError(f"cannot read the times in {part!r}") from exc
+        if end <= start:
+            raise HoursError(f"{part!r} closes before it opens")
+        for group in found["days"].split(","):
+            first, _, last = group.partition("-")
+            if first not in DAYS or (last and last not in DAYS):
+                raise HoursError(f"unknown day in {part!r}: use {', '.join(DAYS)}")
+            a, b = DAYS.index(first), DAYS.index(last or first)
+            for i in range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)]:
+                days[i] = (start, end)
+    return OpeningHours(tuple(days), ZoneInfo(zone))
