@@ -3,7 +3,8 @@
 Keys (a non-clustered Redis: the scripts touch keys named inside them):
 - `cb:seq`                arrival counter shared by all languages: the order nobody jumps
 - `cb:ticket:<ref>`       hash: ref, lang, topic, created, status, attempts, seq, mediator,
-                          number (encrypted), number_key, voice (recording URL), claimed_at, closed_at
+                          number (encrypted), number_key, voice (recording URL), claimed_at,
+                          closed_at
 - `cb:log:<ref>`          list of JSON events: the ticket's history and notes
 - `cb:queue:<lang>`       sorted set ref -> seq: the waiting tickets, oldest first
 - `cb:claims`             sorted set ref -> claim deadline (epoch seconds)

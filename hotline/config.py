@@ -25,6 +25,12 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, object]:
         "SECRET_KEY": env.get("HOTLINE_SECRET_KEY", ""),
         "INSECURE_DEV": env.get("HOTLINE_INSECURE_DEV", "") == "1",
         "SMS_REPLIES_PER_HOUR": int(env.get("HOTLINE_SMS_REPLIES_PER_HOUR", "20")),
+        "OPENING_HOURS": env.get("HOTLINE_OPENING_HOURS", "mon-fri 09:00-17:00"),
+        "TIMEZONE": env.get("HOTLINE_TIMEZONE", "Europe/Brussels"),
+        "CLAIM_SECONDS": int(env.get("HOTLINE_CLAIM_MINUTES", "20")) * 60,
+        "MAX_ATTEMPTS": int(env.get("HOTLINE_MAX_ATTEMPTS", "3")),
+        # Alert the mediators of a language when a ticket waits this long and none is active.
+        "ALERT_AFTER_SECONDS": int(env.get("HOTLINE_ALERT_AFTER_MINUTES", "60")) * 60,
         # Countries whose mobile numbers may receive SMS and callbacks (ISO codes, comma-separated).
         "COUNTRIES": frozenset(env.get("HOTLINE_COUNTRIES", "BE").replace(" ", "").split(",")),
     }

@@ -18,14 +18,28 @@ LANGUAGE_MENU = "languages"  # reserved position: the language menu, before a la
 ACTIONS = frozenset({"repeat", "back", "main", "language", "sms"})
 KEYPAD = frozenset("0123456789*#")
 STATUSES = frozenset({"draft", "reviewed"})
-NODE_TYPES = frozenset({"menu", "info"})
+NODE_TYPES = frozenset({"menu", "info", "callback"})
 MAX_LANGUAGES = 9
 # Prompts the engine itself speaks, whatever the menu holds.
 SYSTEM_PROMPTS = (
     "key_star", "key_hash", "language_option", "welcome", "invalid", "no_input", "goodbye",
     "audio_unavailable", "sms_sent", "sms_unavailable",
 )
-RUNTIME_PLACEHOLDERS = frozenset({"digit"})
+# Prompts of the callback flow, required when the menu has a callback node.
+CALLBACK_PROMPTS = (
+    "cb_intro", "cb_closed", "cb_confirm_number", "opt_confirm", "opt_other_number",
+    "cb_enter_number", "cb_bad_number", "cb_topic", "cb_message", "cb_done", "cb_joined",
+    "cb_when_open", "cb_when_later", "cb_sms_follows", "opt_repeat_ref",
+    *(f"day_{i}" for i in range(7)),
+)
+# Values filled in at run time, and the prompts that may use them ({digit}: option prompts).
+RUNTIME_PLACEHOLDERS = {
+    "number": {"cb_confirm_number"},
+    "ref": {"cb_done", "cb_joined"},
+    "day": {"cb_closed", "cb_when_later"},
+    "time": {"cb_closed", "cb_when_later"},
+}
+CALLBACK_OPTION_PROMPTS = ("opt_confirm", "opt_other_number", "opt_repeat_ref")
 
 
 @dataclass(frozen=True)
@@ -63,11 +77,13 @@ class Option:
     prompt: str
     goto: str | None = None
     action: str | None = None
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
 class Node:
-    """A menu (intro + options) or an information item (prompt + sources)."""
+    """A menu (intro + options), an information item (prompt + sources), or a callback request
+    (its `options` are the topics a caller can choose)."""
 
     name: str
     type: str
@@ -111,12 +127,14 @@ class Content:
         return self.languages[lang].prompts[key].format_map({**self.values, **runtime})
 
     def options_of(self, node: Node) -> tuple[Option, ...]:
-        """The keypad choices offered at `node`."""
-        return node.options if node.type == "menu" else self.item_options
+        """The keypad choices offered at `node` (a callback node offers its topics)."""
+        return self.item_options if node.type == "info" else node.options
 
     def required_prompts(self) -> set[str]:
         """Every prompt key a complete language must have."""
         keys = set(SYSTEM_PROMPTS)
+        if any(node.type == "callback" for node in self.nodes.values()):
+            keys.update(CALLBACK_PROMPTS)
         for option in self.item_options:
             keys.add(option.prompt)
         for node in self.nodes.values():
@@ -170,6 +188,8 @@ def load_content(root: Path | str) -> Content:
         for i, option in enumerate(node.options):
             if option.goto is not None and option.goto not in nodes:
                 check.fail(f"nodes.{name}.options[{i}]", f"goto leads nowhere: {option.goto!r}")
+            if option.topic is not None and option.topic != "other" and option.topic not in nodes:
+                check.fail(f"nodes.{name}.topics[{i}]", f"topic names no node: {option.topic!r}")
     for name, node in nodes.items():
         for i, option in enumerate(node.options):
             if option.action == "sms":
@@ -189,6 +209,7 @@ def load_content(root: Path | str) -> Content:
     )
     option_prompts = {o.prompt for n in nodes.values() for o in n.options}
     option_prompts |= {o.prompt for o in item_options} | {"language_option"}
+    option_prompts |= set(CALLBACK_OPTION_PROMPTS)
     required = content.required_prompts()
     languages = {}
     for code in codes:
@@ -263,16 +284,16 @@ def _options(where: str, raw: Any, check: Checker) -> tuple[Option, ...]:
         elif digit in seen:
             check.fail(key, f"digit {digit} is used twice in this menu")
         seen.add(digit)
-        goto, action = item.get("goto"), item.get("action")
-        if (goto is None) == (action is None):
-            check.fail(key, "needs exactly one of goto or action")
+        goto, action, topic = item.get("goto"), item.get("action"), item.get("topic")
+        if sum(x is not None for x in (goto, action, topic)) != 1:
+            check.fail(key, "needs exactly one of goto, action or topic")
         if action is not None and action not in ACTIONS:
             check.fail(key, f"unknown action {action!r} (known: {', '.join(sorted(ACTIONS))})")
         prompt = item.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             check.fail(key, "needs a prompt key")
             prompt = ""
-        options.append(Option(digit=digit, prompt=prompt, goto=goto, action=action))
+        options.append(Option(digit=digit, prompt=prompt, goto=goto, action=action, topic=topic))
     return tuple(options)
 
 
@@ -297,9 +318,20 @@ def _node(name: str, raw: Any, check: Checker) -> Node:
             name=name, type="info", prompt=prompt, sources=sources, checked_on=checked_on,
             unverified=raw.get("unverified"),
         )
+    if kind == "callback":
+        topics = _options(f"{key}.topics", raw.get("topics"), check)
+        for i, topic in enumerate(topics):
+            if topic.topic is None:
+                check.fail(f"{key}.topics[{i}]", "a callback node lists topics, not goto/action")
+        if not topics:
+            check.fail(f"{key}.topics", "a callback node needs at least one topic")
+        return Node(name=name, type="callback", options=topics)
     options = _options(f"{key}.options", raw.get("options"), check)
     if kind == "menu" and not options:
         check.fail(f"{key}.options", "a menu needs at least one option")
+    for i, option in enumerate(options):
+        if option.topic is not None:
+            check.fail(f"{key}.options[{i}]", "topic belongs in a callback node's topics")
     return Node(name=name, type="menu", prompt=raw.get("intro"), options=options)
 
 
@@ -325,7 +357,7 @@ def _with_parents(
     while queue:
         name = queue.pop(0)
         node = nodes[name]
-        for option in nodes[name].options if node.type == "menu" else item_options:
+        for option in node.options if node.type != "info" else item_options:
             if option.goto and option.goto != start and option.goto not in parents:
                 parents[option.goto] = name
                 queue.append(option.goto)
@@ -379,7 +411,9 @@ def _language(
         except ValueError as exc:
             check.fail(f"prompts.{key}", f"malformed placeholder ({exc}); write {{{{ for a brace")
             continue
-        allowed = set(values) | (RUNTIME_PLACEHOLDERS if key in option_prompts else set())
+        allowed = set(values) | {name for name, keys in RUNTIME_PLACEHOLDERS.items() if key in keys}
+        if key in option_prompts:
+            allowed.add("digit")
         for name in names:
             if name not in allowed:
                 check.fail(f"prompts.{key}", f"unknown placeholder {{{name}}}")

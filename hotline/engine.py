@@ -7,41 +7,12 @@ A `Position` is all the state a call has; the channel carries it in the next req
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+from hotline import callback_flow
 from hotline.content import LANGUAGE_MENU, Content, Node, Option
+from hotline.turns import Caller, Position, Turn, Utterance, option_line, say
 
-SPOKEN_KEYS = {"*": "key_star", "#": "key_hash"}
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a caller is: the node whose choices they hear, their language, failed tries so far."""
-
-    node: str
-    lang: str | None = None
-    retry: int = 0
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One prompt to speak: its language, its key and its final text."""
-
-    lang: str
-    key: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Turn:
-    """What the line says, then where it listens for one key; `listen` None means hang up.
-
-    `send_sms` names the information item whose SMS text the caller asked for, if they did.
-    """
-
-    say: tuple[Utterance, ...]
-    listen: Position | None
-    send_sms: str | None = None
+__all__ = ["Caller", "Position", "Turn", "Utterance", "incoming", "respond", "utterances"]
 
 
 def incoming(content: Content) -> Turn:
@@ -51,20 +22,29 @@ def incoming(content: Content) -> Turn:
     return Turn(_language_options(content), Position(LANGUAGE_MENU))
 
 
-def respond(content: Content, at: Position, digits: str | None, can_text: bool = True) -> Turn:
+def respond(content: Content, at: Position, digits: str | None,
+            caller: Caller | None = None) -> Turn:
     """The turn after the caller, at `at`, pressed `digits` (None or "" when they were silent).
 
-    `can_text` is False when the caller's number cannot receive an SMS (withheld, not a mobile).
+    `caller` tells what the flows need of the caller and the service (defaults: unknown number,
+    SMS possible, callbacks open).
     """
+    caller = caller or Caller()
     if at.node == LANGUAGE_MENU or at.lang not in content.languages:
         return _choose_language(content, at, digits)
+    base = content.nodes.get(at.node.partition(".")[0])
+    if base is not None and base.type == "callback" and "." in at.node:
+        turn = callback_flow.respond(content, at, digits, caller)
+        return turn if turn is not None else _enter(content, at.lang, content.nodes[content.start])
     node = content.nodes.get(at.node)
     if node is None:  # the menu changed during the call: start again from the main menu
         return _enter(content, at.lang, content.nodes[content.start])
+    if node.type == "callback":
+        return callback_flow.enter(content, at.lang, node, caller)
     option = _find(content.options_of(node), digits)
     if option is None:
         return _retry(content, at, node, "invalid" if digits else "no_input")
-    return _follow(content, at.lang, node, option, can_text)
+    return _follow(content, at.lang, node, option, caller)
 
 
 def utterances(content: Content) -> Iterator[Utterance]:
@@ -72,9 +52,13 @@ def utterances(content: Content) -> Iterator[Utterance]:
     seen: set[tuple[str, str]] = set()
     for lang in content.languages:
         turns = [Turn(_language_options(content), None), _welcome(content, lang)]
-        turns += [_enter(content, lang, node) for node in content.nodes.values()]
-        extra = [_say(content, lang, key) for key in (
+        turns += [_enter(content, lang, node) for node in content.nodes.values()
+                  if node.type != "callback"]
+        extra = [say(content, lang, key) for key in (
             "invalid", "no_input", "goodbye", "audio_unavailable", "sms_sent", "sms_unavailable")]
+        for node in content.nodes.values():
+            if node.type == "callback":
+                extra += callback_flow.utterances(content, lang, node)
         for utterance in [u for turn in turns for u in turn.say] + extra:
             if (utterance.lang, utterance.text) not in seen:
                 seen.add((utterance.lang, utterance.text))
@@ -86,38 +70,30 @@ def _find(options: tuple[Option, ...], digits: str | None) -> Option | None:
     return next((o for o in options if o.digit == digit), None) if len(digit) == 1 else None
 
 
-def _say(content: Content, lang: str, key: str, **runtime: str) -> Utterance:
-    return Utterance(lang, key, content.text(lang, key, **runtime))
-
-
-def _option_line(content: Content, lang: str, option: Option) -> Utterance:
-    spoken = option.digit
-    if option.digit in SPOKEN_KEYS:
-        spoken = content.text(lang, SPOKEN_KEYS[option.digit])
-    return _say(content, lang, option.prompt, digit=spoken)
-
-
 def _choices(content: Content, lang: str, node: Node) -> tuple[Utterance, ...]:
-    lines = tuple(_option_line(content, lang, o) for o in content.options_of(node))
+    lines = tuple(option_line(content, lang, o) for o in content.options_of(node))
     if node.type == "menu" and node.prompt:
-        return (_say(content, lang, node.prompt), *lines)
+        return (say(content, lang, node.prompt), *lines)
     return lines
 
 
 def _enter(content: Content, lang: str, node: Node, lead: tuple[Utterance, ...] = ()) -> Turn:
     body = _choices(content, lang, node)
     if node.type == "info":
-        body = (_say(content, lang, node.prompt or ""), *body)
+        body = (say(content, lang, node.prompt or ""), *body)
     return Turn((*lead, *body), Position(node.name, lang))
 
 
-def _follow(content: Content, lang: str, node: Node, option: Option, can_text: bool) -> Turn:
+def _follow(content: Content, lang: str, node: Node, option: Option, caller: Caller) -> Turn:
     if option.action == "sms":
-        said = _say(content, lang, "sms_sent" if can_text else "sms_unavailable")
+        said = say(content, lang, "sms_sent" if caller.can_text else "sms_unavailable")
         return Turn((said, *_choices(content, lang, node)), Position(node.name, lang),
-                    send_sms=node.name if can_text else None)
+                    send_sms=node.name if caller.can_text else None)
     if option.goto:
-        return _enter(content, lang, content.nodes[option.goto])
+        target = content.nodes[option.goto]
+        if target.type == "callback":
+            return callback_flow.enter(content, lang, target, caller)
+        return _enter(content, lang, target)
     if option.action == "repeat":
         return _enter(content, lang, node)
     if option.action == "back":
@@ -130,20 +106,20 @@ def _follow(content: Content, lang: str, node: Node, option: Option, can_text: b
 def _retry(content: Content, at: Position, node: Node, reason: str) -> Turn:
     lang = at.lang or ""
     if at.retry >= content.retries:
-        return Turn((_say(content, lang, reason), _say(content, lang, "goodbye")), None)
+        return Turn((say(content, lang, reason), say(content, lang, "goodbye")), None)
     return Turn(
-        (_say(content, lang, reason), *_choices(content, lang, node)),
+        (say(content, lang, reason), *_choices(content, lang, node)),
         Position(node.name, lang, at.retry + 1),
     )
 
 
 def _welcome(content: Content, lang: str) -> Turn:
-    return _enter(content, lang, content.nodes[content.start], (_say(content, lang, "welcome"),))
+    return _enter(content, lang, content.nodes[content.start], (say(content, lang, "welcome"),))
 
 
 def _language_options(content: Content) -> tuple[Utterance, ...]:
     return tuple(
-        _say(content, code, "language_option", digit=str(i))
+        say(content, code, "language_option", digit=str(i))
         for i, code in enumerate(content.languages, start=1)
     )
 
@@ -154,5 +130,5 @@ def _choose_language(content: Content, at: Position, digits: str | None) -> Turn
     if digit.isascii() and digit.isdigit() and 1 <= int(digit) <= len(codes):
         return _welcome(content, codes[int(digit) - 1])
     if at.retry >= content.retries:
-        return Turn(tuple(_say(content, code, "goodbye") for code in codes), None)
+        return Turn(tuple(say(content, code, "goodbye") for code in codes), None)
     return Turn(_language_options(content), Position(LANGUAGE_MENU, None, at.retry + 1))

@@ -10,7 +10,10 @@ import redis
 from twilio.rest import Client
 
 from hotline.audio import AudioLibrary
+from hotline.callbacks import CallbackQueue
 from hotline.content import Content, load_content
+from hotline.hours import OpeningHours, parse_hours
+from hotline.mediators import Mediators
 from hotline.privacy import Privacy, secret_from
 from hotline.sms_content import SmsContent, load_sms_content
 from hotline.twilio_rest import twilio_client
@@ -39,6 +42,21 @@ class Services:
         return self._redis
 
     @cached_property
+    def callbacks(self) -> CallbackQueue:
+        """The callback tickets and queues."""
+        return CallbackQueue(self.redis, self.config["CLAIM_SECONDS"], self.config["MAX_ATTEMPTS"])
+
+    @cached_property
+    def mediators(self) -> Mediators:
+        """The mediator accounts."""
+        return Mediators(self.redis, self.privacy)
+
+    @cached_property
+    def hours(self) -> OpeningHours:
+        """When mediators call back."""
+        return parse_hours(self.config["OPENING_HOURS"], self.config["TIMEZONE"])
+
+    @cached_property
     def twilio(self) -> Client:
         """The Twilio REST client."""
         return twilio_client(self.config)
@@ -57,6 +75,7 @@ class Services:
 def build_services(config: dict[str, Any]) -> Services:
     """Load and validate all content; raises ContentError naming every broken file and key."""
     content = load_content(config["CONTENT_ROOT"])
+    parse_hours(config["OPENING_HOURS"], config["TIMEZONE"])  # a bad setting stops start-up
     return Services(
         config=config,
         content=content,

@@ -12,7 +12,8 @@ import redis
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from hotline import sms_engine, sms_state
+from hotline import mediator_sms, sms_engine, sms_state
+from hotline.callback_requests import open_request
 from hotline.privacy import redact
 from hotline.services import Services
 from hotline.signatures import twilio_only
@@ -51,13 +52,34 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     if earlier is not None:  # Twilio retried this message: same answer, no second effect
         return earlier.decode() or _twiml(None)
     n = services.privacy.number_key(number)
+    mediator = services.mediators.by_phone(number)
+    if mediator is not None:
+        twiml = _twiml(mediator_sms.answer(services, mediator, body))
+        sms_state.remember_answer(r, sid, twiml)
+        return twiml
     conversation = sms_state.load(r, n)
     reply = sms_engine.reply(services.sms, conversation, body)
-    if reply.text and sms_state.over_rate(r, n, services.config["SMS_REPLIES_PER_HOUR"]):
+    if (reply.text or reply.callback) and sms_state.over_rate(
+            r, n, services.config["SMS_REPLIES_PER_HOUR"]):
         log.warning("reply limit reached for %s: not answering", redact(number))
         reply = sms_engine.Reply(None)
     else:
         sms_state.save(r, n, reply)
-    twiml = _twiml(reply.text)
+    text = _callback(services, number, reply) if reply.callback else reply.text
+    twiml = _twiml(text)
     sms_state.remember_answer(r, sid, twiml)
     return twiml
+
+
+def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
+    """Open or cancel the texter's callback request; the answer in their language."""
+    lang = reply.answer_lang or next(iter(services.sms.languages))
+    if reply.callback == "open":
+        ref, joined = open_request(services, number, lang, reply.topic, reply.note,
+                                   confirm_by_sms=False)
+        return services.sms.text(lang, "cb_joined" if joined else "cb_created", ref=ref)
+    ticket = services.callbacks.open_ticket_of(services.privacy.number_key(number))
+    if ticket is None:
+        return services.sms.text(lang, "cb_none")
+    services.callbacks.close(ticket.ref, "cancelled")
+    return services.sms.text(lang, "cb_cancelled", ref=ticket.ref)

@@ -26,7 +26,13 @@ from hotline.segments import Cost, cost, ucs2_culprits
 
 SYSTEM_TEXTS = ("menu_header", "menu_footer", "welcome_line", "language_set", "stop_confirm",
                 "start_confirm")
-COMMANDS = frozenset({"help", "language", "stop", "start"})
+CALLBACK_TEXTS = ("cb_created", "cb_joined", "cb_cancelled", "cb_none", "cb_unreachable",
+                  "cb_failed")
+# Texts that name a value filled in when sent, and a sample used to count their cost.
+PLACEHOLDERS = {"cb_created": "ref", "cb_joined": "ref", "cb_cancelled": "ref",
+                "cb_unreachable": "ref"}
+SAMPLES = {"ref": "123456"}
+COMMANDS = frozenset({"help", "language", "stop", "start", "cancel"})
 BUDGETS = {"gsm7": 2, "ucs2": 3}
 MAX_LABEL = 28
 
@@ -74,13 +80,22 @@ class SmsContent:
         out: dict[tuple[str, str], str] = {}
         for code, sms in self.languages.items():
             for name, node in self.voice.nodes.items():
+                if node.type == "callback":
+                    continue
                 out[(code, f"menu:{name}" if node.type == "menu" else name)] = (
                     self.menu(code, name) if node.type == "menu" else sms.texts[name])
-            for name in SYSTEM_TEXTS[2:]:
-                out[(code, name)] = sms.texts[name]
+            for name in (*SYSTEM_TEXTS[2:], *(n for n in CALLBACK_TEXTS if n in sms.texts)):
+                out[(code, name)] = self.text(code, name, **SAMPLES)
         out[("*", "welcome")] = self.welcome()
         out[("*", LANGUAGE_MENU)] = self.language_menu()
         return out
+
+    def text(self, lang: str, name: str, **values: str) -> str:
+        """The text `name` in `lang`, its placeholder (if any) filled with `values`."""
+        text = self.languages[lang].texts[name]
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", value)
+        return text
 
     def budget(self, lang: str) -> int:
         """The most segments one SMS in `lang` may cost."""
@@ -154,15 +169,21 @@ def _language(root: Path, code: str, voice: Content, problems: list[Problem]) ->
             check.fail(f"labels.{name}", "missing")
         if node.type == "info" and name not in texts:
             check.fail(f"texts.{name}", "missing")
-    for name in SYSTEM_TEXTS:
+    needed = list(SYSTEM_TEXTS)
+    if any(node.type == "callback" for node in voice.nodes.values()):
+        needed += CALLBACK_TEXTS
+    for name in needed:
         if name not in texts:
             check.fail(f"texts.{name}", "missing")
     for name, label in labels.items():
         if len(label) > MAX_LABEL:
             check.fail(f"labels.{name}", f"{len(label)} characters; at most {MAX_LABEL}")
     for name, text in {**texts, **labels}.items():
-        if "{" in text or "}" in text:
-            check.fail(f"texts.{name}", "SMS texts take no placeholders: write the value")
+        allowed = PLACEHOLDERS.get(name) if name in texts else None
+        rest = text.replace("{" + allowed + "}", "") if allowed else text
+        if "{" in rest or "}" in rest:
+            hint = f"only {{{allowed}}} here" if allowed else "write the value"
+            check.fail(f"texts.{name}", f"unknown placeholder: {hint}")
     return SmsLanguage(code=code, name=voice.languages[code].name, status=str(data.get("status")),
                        alphabet=str(alphabet), labels=labels, texts=texts, file=check.file)
 

@@ -27,13 +27,19 @@ class Reply:
     """The text to send (None: send nothing), and the state to remember after it.
 
     `lang` is a language to remember, `node` the menu numbers now refer to, `opted_out` the
-    new opt-out state, each None when unchanged.
+    new opt-out state, each None when unchanged. `callback` asks the channel to "open" a callback
+    request (about `topic`, with the texter's `note`) or to "cancel" theirs, and to answer in
+    `answer_lang` with the outcome: then `text` is None.
     """
 
     text: str | None
     lang: str | None = None
     node: str | None = None
     opted_out: bool | None = None
+    callback: str | None = None
+    topic: str = "other"
+    note: str = ""
+    answer_lang: str | None = None
 
 
 def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
@@ -58,8 +64,13 @@ def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
     if match.target == "help":
         return _help(sms, conv.lang if conv.lang in match.langs else _only(match.langs),
                      remember=remember)
-    return _topic(sms, lang or conv.lang or next(iter(sms.languages)), match.target,
-                  remember=remember)
+    answer = lang or conv.lang or next(iter(sms.languages))
+    if match.target == "cancel":
+        return Reply(None, lang=remember, callback="cancel", answer_lang=answer)
+    if sms.voice.nodes[match.target].type == "callback":
+        note = body.strip().split(maxsplit=1)[1] if len(typed) > 1 else ""
+        return _callback(sms, conv, answer, note=note, remember=remember)
+    return _topic(sms, answer, match.target, remember=remember)
 
 
 def _only(langs: tuple[str, ...]) -> str | None:
@@ -85,8 +96,19 @@ def _help(sms: SmsContent, lang: str | None, remember: str | None = None) -> Rep
     return Reply(sms.menu(lang, sms.voice.start), lang=remember, node=sms.voice.start)
 
 
-def _topic(sms: SmsContent, lang: str, target: str, remember: str | None = None) -> Reply:
+def _callback(sms: SmsContent, conv: Conversation, lang: str, note: str = "",
+              remember: str | None = None) -> Reply:
+    """Open a callback request; its topic is the menu the texter was reading, if any."""
+    topic = conv.node if conv.node in sms.voice.nodes and conv.node != sms.voice.start else "other"
+    return Reply(None, lang=remember, callback="open", topic=topic, note=note[:300],
+                 answer_lang=lang)
+
+
+def _topic(sms: SmsContent, lang: str, target: str, remember: str | None = None,
+           conv: Conversation | None = None) -> Reply:
     node = sms.voice.nodes[target]
+    if node.type == "callback":
+        return _callback(sms, conv or Conversation(), lang, remember=remember)
     if node.type == "menu":
         return Reply(sms.menu(lang, target), lang=remember, node=target)
     return Reply(sms.languages[lang].texts[target], lang=remember, node=node.parent)
@@ -124,4 +146,4 @@ def _number(sms: SmsContent, conv: Conversation, digits: str) -> Reply:
     option = next((o for o in node.options if o.goto and o.digit == digits), None)
     if option is None or option.goto is None:
         return Reply(sms.menu(conv.lang, node.name), node=node.name)
-    return _topic(sms, conv.lang, option.goto)
+    return _topic(sms, conv.lang, option.goto, conv=Conversation(conv.lang, node.name))

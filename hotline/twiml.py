@@ -12,7 +12,10 @@ from hotline.content import Content
 from hotline.engine import Position, Turn, Utterance
 
 STEP_PATH = "/voice/step"
+RECORDING_PATH = "/voice/recording"
 GATHER_TIMEOUT_SECONDS = 6
+NUMBER_TIMEOUT_SECONDS = 10
+RECORD_SECONDS = 60
 
 
 def step_url(at: Position) -> str:
@@ -20,16 +23,20 @@ def step_url(at: Position) -> str:
     params = {"node": at.node, "retry": str(at.retry)}
     if at.lang:
         params["lang"] = at.lang
+    if at.ref:
+        params["ref"] = at.ref
     return f"{STEP_PATH}?{urlencode(params)}"
 
 
 def position_from(args: dict[str, str]) -> Position:
     """The position a step URL carried; nonsense values fall back to a fresh start."""
     retry = args.get("retry", "0")
+    ref = args.get("ref", "")
     return Position(
         node=args.get("node", ""),
         lang=args.get("lang") or None,
         retry=int(retry) if retry.isascii() and retry.isdigit() and len(retry) < 3 else 0,
+        ref=ref if ref.isascii() and ref.isdigit() and len(ref) < 12 else None,
     )
 
 
@@ -44,10 +51,23 @@ def render(
         response.hangup()
         return str(response)
     url = step_url(turn.listen)
-    gather = Gather(
-        action=url, method="POST", num_digits=1, timeout=GATHER_TIMEOUT_SECONDS,
-        finish_on_key="", input="dtmf",
-    )
+    if turn.record:
+        for utterance in turn.say:
+            _speak(response, utterance, content, audio, audio_url)
+        response.record(
+            action=url, method="POST", max_length=RECORD_SECONDS, finish_on_key="#",
+            timeout=5, play_beep=True,
+            recording_status_callback=f"{RECORDING_PATH}?{urlencode({'ref': turn.listen.ref})}",
+            recording_status_callback_method="POST",
+        )
+        response.redirect(url, method="POST")  # nothing was recorded: go on all the same
+        return str(response)
+    if turn.number_input:  # a phone number, ended by #
+        gather = Gather(action=url, method="POST", timeout=NUMBER_TIMEOUT_SECONDS,
+                        finish_on_key="#", input="dtmf")
+    else:
+        gather = Gather(action=url, method="POST", num_digits=1, timeout=GATHER_TIMEOUT_SECONDS,
+                        finish_on_key="", input="dtmf")
     for utterance in turn.say:
         _speak(gather, utterance, content, audio, audio_url)
     response.append(gather)

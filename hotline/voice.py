@@ -1,20 +1,33 @@
-"""Twilio voice webhooks: Twilio's requests in, engine turns out as TwiML. Nothing else."""
+"""Twilio voice webhooks: Twilio's requests in, engine turns out as TwiML, effects carried out.
+
+Keys: `cb:draft:<CallSid>` holds (encrypted) a callback number typed during that call, 1 hour;
+`once:<name>` marks a status callback already recorded, 1 day.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import redis
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from hotline import engine, outbox
+from hotline import callback_flow, engine, outbox
+from hotline.callback_requests import open_request
 from hotline.privacy import is_textable
 from hotline.services import Services
 from hotline.signatures import twilio_only
+from hotline.turns import Caller, spoken_digits
 from hotline.twiml import position_from, render
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
+DRAFT_SECONDS = 3600
+
+
+def _services() -> Services:
+    return current_app.extensions["hotline"]
 
 
 def _twiml(services: Services, turn: engine.Turn) -> Response:
@@ -25,11 +38,15 @@ def _twiml(services: Services, turn: engine.Turn) -> Response:
     return Response(body, mimetype="text/xml")
 
 
+def _xml(response: VoiceResponse) -> Response:
+    return Response(str(response), mimetype="text/xml")
+
+
 @bp.post("")
 @twilio_only
 def incoming() -> Response:
     """A new call: the language menu."""
-    services: Services = current_app.extensions["hotline"]
+    services = _services()
     return _twiml(services, engine.incoming(services.content))
 
 
@@ -37,26 +54,135 @@ def incoming() -> Response:
 @twilio_only
 def step() -> Response:
     """A key press (`Digits`) or silence at the position the URL carries."""
-    services: Services = current_app.extensions["hotline"]
+    services = _services()
     at = position_from(request.args)
-    digits = request.form.get("Digits")
-    caller = request.form.get("From", "")
-    can_text = is_textable(caller, services.config["COUNTRIES"])
-    turn = engine.respond(services.content, at, digits, can_text)
+    caller = _caller(services)
+    turn = engine.respond(services.content, at, request.form.get("Digits"), caller)
     if turn.send_sms and not _queue_item_sms(services, turn, caller):
-        turn = engine.respond(services.content, at, digits, can_text=False)
+        turn = engine.respond(services.content, at, request.form.get("Digits"),
+                              Caller(caller.number, False, caller.reopens, caller.countries))
+    if turn.keep_number:
+        _keep_number(services, turn.keep_number)
+    if turn.open_ticket:
+        turn = _open_ticket(services, at, turn.open_ticket, caller)
     return _twiml(services, turn)
 
 
-def _queue_item_sms(services: Services, turn: engine.Turn, caller: str) -> bool:
+@bp.post("/recording")
+@twilio_only
+def recording() -> Response:
+    """Twilio's recording status callback: attach the voice message to its ticket."""
+    services = _services()
+    ref, sid = request.args.get("ref", ""), request.form.get("RecordingSid", "")
+    url = request.form.get("RecordingUrl", "")
+    if not ref or not sid or not url:
+        abort(400)
+    if request.form.get("RecordingStatus", "completed") == "completed" and _once(
+            services, f"recording:{sid}") and services.callbacks.get(ref):
+        services.callbacks.attach_voice(ref, url)
+    return Response("", status=204)
+
+
+@bp.post("/bridge")
+@twilio_only
+def bridge() -> Response:
+    """The mediator answered: connect them to the caller, with the hotline as caller ID."""
+    services = _services()
+    ticket = services.callbacks.get(request.args.get("ref", ""))
+    response = VoiceResponse()
+    if ticket is None or ticket.status != "claimed" or ticket.mediator != request.args.get("m"):
+        response.say("This callback is no longer yours. Goodbye.", language="en-GB")
+        response.hangup()
+        return _xml(response)
+    response.say(f"Hotline callback, reference {spoken_digits(ticket.ref)}. "
+                 "Connecting you to the caller now.", language="en-GB")
+    dial = Dial(caller_id=services.config["TWILIO_PHONE_NUMBER"], timeout=30,
+                action=url_for("voice.dialed", ref=ticket.ref), method="POST")
+    dial.number(services.privacy.decrypt(ticket.number))
+    response.append(dial)
+    return _xml(response)
+
+
+@bp.post("/bridge/dialed")
+@twilio_only
+def dialed() -> Response:
+    """How the leg to the caller ended (DialCallStatus): into the ticket's history."""
+    _record_status(request.form.get("DialCallStatus", ""), "caller")
+    response = VoiceResponse()
+    response.hangup()
+    return _xml(response)
+
+
+@bp.post("/bridge/status")
+@twilio_only
+def bridge_status() -> Response:
+    """Status callbacks of the call to the mediator: into the ticket's history."""
+    _record_status(request.form.get("CallStatus", ""), "mediator")
+    return Response("", status=204)
+
+
+def _record_status(status: str, leg: str) -> None:
+    services = _services()
+    ref, sid = request.args.get("ref", ""), request.form.get("CallSid", "")
+    if not ref or not sid or not status:
+        abort(400)
+    if _once(services, f"status:{sid}:{leg}:{status}") and services.callbacks.get(ref):
+        services.callbacks.log_event(ref, f"call to the {leg}: {status}")
+
+
+def _once(services: Services, name: str) -> bool:
+    """True the first time `name` is seen (an atomic claim), False for a retried webhook."""
+    return bool(services.redis.set(f"once:{name}", "1", nx=True, ex=24 * 3600))
+
+
+def _caller(services: Services) -> Caller:
+    """The caller's callback number (typed earlier, else caller ID), SMS reach, and the hours."""
+    countries = services.config["COUNTRIES"]
+    number = _typed_number(services) or callback_flow.callable_number(
+        request.form.get("From", ""), countries)
+    now = dt.datetime.now(dt.UTC)
+    reopens = None
+    if not services.hours.is_open(now):
+        opening = services.hours.next_opening(now)
+        reopens = (opening.weekday(), opening.strftime("%-H:%M")) if opening else None
+    return Caller(number=number, can_text=bool(number) and is_textable(number, countries),
+                  reopens=reopens, countries=countries)
+
+
+def _typed_number(services: Services) -> str | None:
+    sid = request.form.get("CallSid", "")
+    try:
+        token = services.redis.get(f"cb:draft:{sid}") if sid else None
+    except redis.RedisError:
+        return None
+    return services.privacy.decrypt(token.decode()) if token else None
+
+
+def _keep_number(services: Services, number: str) -> None:
+    sid = request.form.get("CallSid", "")
+    try:
+        services.redis.set(f"cb:draft:{sid}", services.privacy.encrypt(number), ex=DRAFT_SECONDS)
+    except redis.RedisError:
+        log.warning("Redis unreachable: the typed number is kept only if the ticket opens")
+
+
+def _open_ticket(services: Services, at: engine.Position, topic: str,
+                 caller: Caller) -> engine.Turn:
+    lang = at.lang or ""
+    node = services.content.nodes[at.node.partition(".")[0]]
+    ref, joined = open_request(services, caller.number or "", lang, topic)
+    return callback_flow.after_ticket(services.content, lang, node, ref, joined, caller)
+
+
+def _queue_item_sms(services: Services, turn: engine.Turn, caller: Caller) -> bool:
     """Queue the item's SMS (sent once per call and item); False when it cannot be queued."""
     lang = turn.listen.lang if turn.listen else None
-    if not lang or not turn.send_sms:
+    if not lang or not turn.send_sms or not caller.number:
         return False
     key = f"item:{request.form.get('CallSid', '')}:{turn.send_sms}"
     try:
         text = services.sms.languages[lang].texts[turn.send_sms]
-        outbox.queue_sms(services, caller, text, key)
+        outbox.queue_sms(services, caller.number, text, key)
     except redis.RedisError:
         log.warning("Redis unreachable: cannot queue the SMS for this call")
         return False
