@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from flask_wtf.csrf import CSRFProtect
 
 from hotline import config
 from hotline.services import Services, build_services
@@ -36,12 +37,23 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         log.warning("!" * 72)
     services = build_services(dict(app.config))
     app.extensions["hotline"] = services
+    app.config.update(
+        SECRET_KEY=services.privacy.session_secret,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+    )
 
-    from hotline import media, sms, voice
+    from hotline import console, media, sms, voice
 
+    csrf = CSRFProtect(app)
+    csrf.exempt(voice.bp)  # Twilio's webhooks prove themselves with their signature instead
+    csrf.exempt(sms.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(console.bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

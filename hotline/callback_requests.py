@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 from hotline import outbox
 from hotline.privacy import is_textable
 from hotline.services import Services
@@ -31,3 +34,27 @@ def record_outcome(services: Services, ref: str, outcome: str, mediator: str) ->
                              services.sms.text(ticket.lang, "cb_unreachable", ref=ref),
                              f"cb-unreachable:{ref}")
     return status
+
+
+def alert_long_waits(services: Services, now: float | None = None) -> list[str]:
+    """During opening hours, text the mediators of each language whose oldest ticket has waited
+    longer than ALERT_AFTER_SECONDS while none of them is active; once per ticket and mediator.
+    Returns the logins alerted."""
+    now = time.time() if now is None else now
+    if not services.hours.is_open(dt.datetime.fromtimestamp(now, dt.UTC)):
+        return []
+    alerted = []
+    langs = list(services.content.languages)
+    for lang, (count, oldest) in services.callbacks.stats(langs, now).items():
+        if not count or oldest < services.config["ALERT_AFTER_SECONDS"]:
+            continue
+        if services.mediators.working_now(lang):
+            continue
+        head = services.callbacks.waiting(lang)[0]
+        for mediator in services.mediators.active_for(lang):
+            text = (f"Hotline: {count} callback(s) waiting in {lang}, the oldest for "
+                    f"{int(oldest // 60)} min. Log in to the console or text NEXT.")
+            outbox.queue_sms(services, services.privacy.decrypt(mediator.phone), text,
+                             f"alert:{head}:{mediator.login}")
+            alerted.append(mediator.login)
+    return alerted

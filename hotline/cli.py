@@ -15,8 +15,10 @@ import click
 
 from hotline import config
 from hotline.content import ContentError, load_content
+from hotline.mediators import MediatorError
 from hotline.privacy import local_secret, redact
 from hotline.segments import cost
+from hotline.services import Services
 from hotline.sms_content import SmsContent, load_sms_content
 from hotline.store import EmbeddedRedis
 from hotline.twilio_sandbox import TwilioSandbox
@@ -78,6 +80,7 @@ def run(host: str, port: int, web_workers: int) -> None:
                    "hotline"],
     }
     processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+    subprocess.run([str(bin_dir / "hotline"), "schedule"], env=env, check=False)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     click.echo(f"\nhotline is running on http://{shown}:{port}/  (Ctrl-C stops everything)")
     click.echo(f"Call the line from another terminal:  .venv/bin/hotline call --url "
@@ -256,3 +259,68 @@ def sms(body: str | None, url: str | None, number: str) -> None:
     finally:
         if embedded:
             embedded.stop()
+
+
+@main.group()
+def mediators() -> None:
+    """Manage mediator accounts."""
+
+
+def _services() -> Services:
+    from hotline.services import build_services
+
+    settings = config.from_environment()
+    if not settings["REDIS_URL"]:
+        raise click.UsageError("set REDIS_URL to the service's Redis (`hotline run` prints it)")
+    return build_services(settings)
+
+
+@mediators.command("add")
+@click.option("--login", required=True)
+@click.option("--name", required=True, help="Shown in the console.")
+@click.option("--languages", required=True, help="Comma-separated codes, e.g. fr,ar.")
+@click.option("--phone", required=True, help="The phone the hotline rings for their calls.")
+@click.option("--role", type=click.Choice(["mediator", "admin"]), default="mediator",
+              show_default=True)
+@click.password_option(help="At least 10 characters (asked for when left out).")
+def mediators_add(login: str, name: str, languages: str, phone: str, role: str,
+                  password: str) -> None:
+    """Create a mediator account."""
+    found = _services()
+    codes = [c.strip() for c in languages.split(",") if c.strip()]
+    unknown = [c for c in codes if c not in found.content.languages]
+    if unknown:
+        raise click.UsageError(f"unknown language(s): {', '.join(unknown)}")
+    try:
+        mediator = found.mediators.add(login, name, codes, phone, password, role)
+    except MediatorError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"added {mediator.login} ({mediator.role}, {', '.join(mediator.languages)})")
+
+
+@mediators.command("list")
+def mediators_list() -> None:
+    """List the accounts (phones stay hidden)."""
+    for m in _services().mediators.all():
+        state = "active" if m.active else "disabled"
+        click.echo(f"{m.login:<16}{m.name:<24}{','.join(m.languages):<16}{m.role:<10}{state}")
+
+
+@mediators.command("disable")
+@click.argument("login")
+def mediators_disable(login: str) -> None:
+    """Disable an account: no more logins, tickets or alerts."""
+    try:
+        _services().mediators.disable(login)
+    except MediatorError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"disabled {login}")
+
+
+@main.command()
+def schedule() -> None:
+    """Schedule the recurring maintenance job (claim expiry, wait alerts); safe to repeat."""
+    from workers.jobs import schedule_maintenance
+
+    schedule_maintenance(_services(), seconds=1)
+    click.echo("maintenance scheduled (runs every minute in `rq worker --with-scheduler`)")

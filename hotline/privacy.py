@@ -88,6 +88,7 @@ class Privacy:
     """Keyed hashes and encryption of phone numbers with keys derived from one secret."""
 
     def __init__(self, secret: bytes):
+        self.session_secret = _derive(secret, b"hotline console session v1")
         self._hash_key = _derive(secret, b"hotline number hash v1")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"hotline number box v1")))
 

@@ -23,3 +23,13 @@ def twilio_client(config: dict[str, Any]) -> Client:
 def send_message(client: Client, sender: str, to: str, body: str) -> str:
     """Send one SMS; returns its Message SID. Raises TwilioException / requests errors."""
     return str(client.messages.create(to=to, from_=sender, body=body).sid)
+
+
+def place_call(client: Client, caller_id: str, to: str, url: str, status_callback: str) -> str:
+    """Place one call whose TwiML is at `url`; returns its Call SID."""
+    call = client.calls.create(
+        to=to, from_=caller_id, url=url, method="POST", status_callback=status_callback,
+        status_callback_method="POST",
+        status_callback_event=["initiated", "ringing", "answered", "completed"],
+    )
+    return str(call.sid)

@@ -19,3 +19,30 @@ def services() -> Services:
 def send_sms(to_token: str, body: str, key: str) -> str | None:
     """Send one SMS (see hotline.outbox.deliver); returns the Message SID or None."""
     return outbox.deliver(services(), to_token, body, key)
+
+
+def place_call(to_token: str, url: str, status_callback: str, key: str) -> str | None:
+    """Place one call (see hotline.outbox.place); returns the Call SID or None."""
+    return outbox.place(services(), to_token, url, status_callback, key)
+
+
+def maintenance() -> dict[str, object]:
+    """Every minute: put overdue claims back in line, alert mediators about long waits; then
+    schedule the next run (one chain: the job id is fixed)."""
+    from hotline import callback_requests
+
+    found = services()
+    expired = found.callbacks.expire_claims()
+    alerted = callback_requests.alert_long_waits(found)
+    schedule_maintenance(found)
+    return {"expired": expired, "alerted": alerted}
+
+
+def schedule_maintenance(found: Services, seconds: int = 60) -> None:
+    """(Re)schedule `maintenance` in `seconds`; needs `rq worker --with-scheduler`."""
+    from datetime import timedelta
+
+    from rq import Queue
+
+    Queue(outbox.QUEUE, connection=found.redis).enqueue_in(
+        timedelta(seconds=seconds), maintenance, job_id="hotline-maintenance", result_ttl=300)
