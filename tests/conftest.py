@@ -13,6 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from hotline import create_app
 from hotline.store import EmbeddedRedis
+from hotline.twilio_sandbox import TwilioSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -45,8 +46,11 @@ def redis_db(redis_server: EmbeddedRedis) -> redis.Redis:
 
 
 @pytest.fixture
-def app(redis_db: redis.Redis, redis_server: EmbeddedRedis):
+def app(redis_db: redis.Redis, redis_server: EmbeddedRedis, sandbox):
     return create_app({
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_API_BASE_URL": sandbox.base_url,
+        "TWILIO_PHONE_NUMBER": HOTLINE_NUMBER,
         "TWILIO_AUTH_TOKEN": TOKEN,
         "PUBLIC_BASE_URL": PUBLIC,
         "REDIS_URL": redis_server.url,
@@ -85,6 +89,25 @@ def sms_replies(response) -> list[str]:
     root = ET.fromstring(response.get_data())
     assert root.tag == "Response"
     return [m.text or "" for m in root.iter("Message")]
+
+
+ACCOUNT = "AC" + "5" * 32
+HOTLINE_NUMBER = "+3225550000"
+
+
+@pytest.fixture
+def sandbox():
+    server = TwilioSandbox(ACCOUNT, TOKEN)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio_env(sandbox, redis_server):
+    return {"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_API_BASE_URL": sandbox.base_url, "TWILIO_PHONE_NUMBER": HOTLINE_NUMBER,
+            "HOTLINE_SECRET_KEY": SECRET, "REDIS_URL": redis_server.url}
 
 
 @pytest.fixture

@@ -13,27 +13,19 @@ import pytest
 from rq import Queue
 
 from hotline import create_app
-from hotline.twilio_sandbox import TwilioSandbox
-from tests.conftest import CALL, MOBILE, PUBLIC, SECRET, TOKEN, sms_post, twilio_post
+from tests.conftest import (
+    ACCOUNT,
+    CALL,
+    HOTLINE_NUMBER,
+    MOBILE,
+    PUBLIC,
+    SECRET,
+    TOKEN,
+    sms_post,
+    twilio_post,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT = "AC" + "5" * 32
-HOTLINE_NUMBER = "+3225550000"
-
-
-@pytest.fixture
-def sandbox():
-    server = TwilioSandbox(ACCOUNT, TOKEN)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def twilio_env(sandbox, redis_server):
-    return {"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_API_BASE_URL": sandbox.base_url, "TWILIO_PHONE_NUMBER": HOTLINE_NUMBER,
-            "HOTLINE_SECRET_KEY": SECRET, "REDIS_URL": redis_server.url}
 
 
 @pytest.fixture
