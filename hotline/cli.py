@@ -84,7 +84,11 @@ def run(host: str, port: int, web_workers: int) -> None:
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     click.echo(f"\nhotline is running on http://{shown}:{port}/  (Ctrl-C stops everything)")
     click.echo(f"Call the line from another terminal:  .venv/bin/hotline call --url "
-               f"http://{shown}:{port}\n")
+               f"http://{shown}:{port}")
+    click.echo(f"Text it:                              .venv/bin/hotline sms --url "
+               f"http://{shown}:{port}")
+    click.echo(f"Mediators' console:                   http://{shown}:{port}/console/  (add an "
+               f"account: REDIS_URL={env['REDIS_URL']} .venv/bin/hotline mediators add …)\n")
     code = 0
     try:
         while code == 0:
