@@ -3,23 +3,67 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 
+import redis
+
 from hotline import outbox
+from hotline.callbacks import new_ref
 from hotline.privacy import is_textable
 from hotline.services import Services
+
+log = logging.getLogger(__name__)
 
 
 def open_request(services: Services, number: str, lang: str, topic: str, note: str = "",
                  confirm_by_sms: bool = True) -> tuple[str, bool]:
     """Open (or join) the ticket of `number`; queue the confirmation SMS unless asked not to
-    (an SMS request is answered in its reply). Returns (ref, joined)."""
-    ref, joined = services.callbacks.request(
-        services.privacy.number_key(number), services.privacy.encrypt(number), lang, topic, note)
-    if confirm_by_sms and not joined and is_textable(number, services.config["COUNTRIES"]):
+    (an SMS request is answered in its reply). Returns (ref, joined).
+
+    When Redis is unreachable the request goes to the durable spool and the caller still gets a
+    reference; it enters the queue, once, when Redis is back."""
+    privacy = services.privacy
+    try:
+        ref, joined = services.callbacks.request(privacy.number_key(number),
+                                                 privacy.encrypt(number), lang, topic, note)
+    except redis.RedisError:
+        ref = new_ref()
+        services.spool.append({"ref": ref, "number": privacy.encrypt(number), "lang": lang,
+                               "topic": topic, "note": privacy.encrypt(note) if note else "",
+                               "confirm": "1" if confirm_by_sms else ""})
+        log.warning("Redis unreachable: callback request %s kept in the spool", ref)
+        return ref, False
+    if confirm_by_sms and not joined:
+        _confirm(services, number, lang, ref)
+    if services.spool.pending():
+        replay_spool(services)
+    return ref, joined
+
+
+def replay_spool(services: Services) -> int:
+    """Move the spooled requests into the queue (each once); returns how many were handed over."""
+    privacy = services.privacy
+
+    def take(entry: dict[str, str]) -> None:
+        number = privacy.decrypt(entry["number"])
+        note = privacy.decrypt(entry["note"]) if entry.get("note") else ""
+        ref, joined = services.callbacks.request(
+            privacy.number_key(number), entry["number"], entry["lang"], entry["topic"], note,
+            now=float(entry["at"]), request_id=entry["id"], ref=entry["ref"])
+        if entry.get("confirm") and not joined:
+            _confirm(services, number, entry["lang"], ref)
+
+    count = services.spool.replay(take)
+    if count:
+        log.info("spool: %d callback request(s) moved into the queue", count)
+    return count
+
+
+def _confirm(services: Services, number: str, lang: str, ref: str) -> None:
+    if is_textable(number, services.config["COUNTRIES"]):
         outbox.queue_sms(services, number, services.sms.text(lang, "cb_created", ref=ref),
                          f"cb-created:{ref}")
-    return ref, joined
 
 
 def record_outcome(services: Services, ref: str, outcome: str, mediator: str) -> str:

@@ -9,6 +9,8 @@ Keys (a non-clustered Redis: the scripts touch keys named inside them):
 - `cb:queue:<lang>`       sorted set ref -> seq: the waiting tickets, oldest first
 - `cb:claims`             sorted set ref -> claim deadline (epoch seconds)
 - `cb:open:<number key>`  the ref of that number's open ticket, so a new request joins it
+- `cb:by_number:<number key>`  the refs of that number's tickets (FORGET erases them)
+- `cb:req:<request id>`   the ref a spooled request became, so replaying it twice does nothing
 Closed tickets (done, unreachable, cancelled) and their logs expire after RETENTION_SECONDS.
 """
 
@@ -66,29 +68,41 @@ redis.call('RPUSH', 'cb:log:' .. best, cjson.encode({at = tonumber(ARGV[1]), eve
 return best
 """
 
-# Creates a ticket, or joins the number's open one.
-# KEYS[1]: cb:open:<number key>. ARGV: ref, now, then field/value pairs of the new ticket.
+# Creates a ticket, or joins the number's open one; a request id already taken returns its ref.
+# KEYS: cb:open:<number key>, cb:req:<request id> (or cb:req: with no id), cb:by_number:<key>.
+# ARGV: ref, now, retention, then field/value pairs of the new ticket.
 # Returns {ref, joined (1/0)}, or {'', -1} when the new ref is taken (try another).
 _REQUEST = """
+if KEYS[2] ~= 'cb:req:' then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return {seen, 1} end
+end
+local function remember(ref)
+  if KEYS[2] ~= 'cb:req:' then redis.call('SET', KEYS[2], ref, 'EX', ARGV[3]) end
+end
 local open = redis.call('GET', KEYS[1])
 if open then
   local status = redis.call('HGET', 'cb:ticket:' .. open, 'status')
   if status == 'waiting' or status == 'claimed' then
     redis.call('RPUSH', 'cb:log:' .. open, cjson.encode({at = tonumber(ARGV[2]),
       event = 'asked again', by = ''}))
+    remember(open)
     return {open, 1}
   end
 end
 local ticket = 'cb:ticket:' .. ARGV[1]
 if redis.call('EXISTS', ticket) == 1 then return {'', -1} end
 local seq = redis.call('INCR', 'cb:seq')
-for i = 3, #ARGV, 2 do redis.call('HSET', ticket, ARGV[i], ARGV[i + 1]) end
+for i = 4, #ARGV, 2 do redis.call('HSET', ticket, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', ticket, 'ref', ARGV[1], 'seq', seq, 'status', 'waiting', 'attempts', 0,
   'created', ARGV[2])
 redis.call('ZADD', 'cb:queue:' .. redis.call('HGET', ticket, 'lang'), seq, ARGV[1])
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
 redis.call('RPUSH', 'cb:log:' .. ARGV[1], cjson.encode({at = tonumber(ARGV[2]),
   event = 'requested', by = ''}))
+remember(ARGV[1])
 return {ARGV[1], 0}
 """
 
@@ -128,6 +142,11 @@ redis.call('EXPIRE', t, ARGV[6])
 redis.call('EXPIRE', 'cb:log:' .. ref, ARGV[6])
 return new
 """
+
+
+def new_ref() -> str:
+    """A fresh random reference: six digits, easy to say in any language."""
+    return "".join(secrets.choice("0123456789") for _ in range(REF_DIGITS))
 
 
 class TicketError(Exception):
@@ -178,20 +197,26 @@ class CallbackQueue:
         self._close = r.register_script(_CLOSE)
 
     def request(self, number_key: str, encrypted_number: str, lang: str, topic: str,
-                note: str = "", now: float | None = None) -> tuple[str, bool]:
-        """Open a ticket (or join the number's open one); returns (ref, joined)."""
+                note: str = "", now: float | None = None, request_id: str = "",
+                ref: str | None = None) -> tuple[str, bool]:
+        """Open a ticket (or join the number's open one); returns (ref, joined).
+
+        `request_id` makes a replayed request (from the spool) take effect once; `ref` is the
+        reference to use when it is free (the one the caller was already given)."""
         now = time.time() if now is None else now
         fields = ["lang", lang, "topic", topic, "number", encrypted_number,
                   "number_key", number_key, "mediator", "", "voice", ""]
+        keys = [f"cb:open:{number_key}", f"cb:req:{request_id}", f"cb:by_number:{number_key}"]
         for _ in range(20):
-            ref = "".join(secrets.choice("0123456789") for _ in range(REF_DIGITS))
-            got, joined = self._request(keys=[f"cb:open:{number_key}"],
-                                        args=[ref, repr(now), *fields])
+            ref = ref or new_ref()
+            got, joined = self._request(keys=keys, args=[ref, repr(now), RETENTION_SECONDS,
+                                                         *fields])
             if int(joined) >= 0:
                 ref = got.decode()
                 if note:
                     self.add_note(ref, "", note, now)
                 return ref, bool(int(joined))
+            ref = None
         raise RuntimeError("could not find a free reference")
 
     def take_next(self, mediator: str, langs: list[str], now: float | None = None) -> Ticket | None:

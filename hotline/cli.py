@@ -328,3 +328,16 @@ def schedule() -> None:
 
     schedule_maintenance(_services(), seconds=1)
     click.echo("maintenance scheduled (runs every minute in `rq worker --with-scheduler`)")
+
+
+@main.group()
+def spool() -> None:
+    """The callback requests kept on disk while Redis was unreachable."""
+
+
+@spool.command("replay")
+def spool_replay() -> None:
+    """Move the spooled callback requests into the queue (each exactly once)."""
+    from hotline.callback_requests import replay_spool
+
+    click.echo(f"{replay_spool(_services())} request(s) moved into the queue")

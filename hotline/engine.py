@@ -7,6 +7,7 @@ A `Position` is all the state a call has; the channel carries it in the next req
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from hotline import callback_flow
 from hotline.content import LANGUAGE_MENU, Content, Node, Option
@@ -35,7 +36,11 @@ def respond(content: Content, at: Position, digits: str | None,
     base = content.nodes.get(at.node.partition(".")[0])
     if base is not None and base.type == "callback" and "." in at.node:
         turn = callback_flow.respond(content, at, digits, caller)
-        return turn if turn is not None else _enter(content, at.lang, content.nodes[content.start])
+        if turn is None:
+            return _enter(content, at.lang, content.nodes[content.start])
+        if turn.listen and at.carry and "." in turn.listen.node:
+            return replace(turn, listen=replace(turn.listen, carry=at.carry))
+        return turn
     node = content.nodes.get(at.node)
     if node is None:  # the menu changed during the call: start again from the main menu
         return _enter(content, at.lang, content.nodes[content.start])

@@ -16,6 +16,7 @@ from hotline.hours import OpeningHours, parse_hours
 from hotline.mediators import Mediators
 from hotline.privacy import Privacy, secret_from
 from hotline.sms_content import SmsContent, load_sms_content
+from hotline.spool import Spool
 from hotline.twilio_rest import twilio_client
 
 
@@ -50,6 +51,11 @@ class Services:
     def mediators(self) -> Mediators:
         """The mediator accounts."""
         return Mediators(self.redis, self.privacy)
+
+    @cached_property
+    def spool(self) -> Spool:
+        """Callback requests kept on disk while Redis is unreachable."""
+        return Spool(self.config["VAR_DIR"] / "spool")
 
     @cached_property
     def hours(self) -> OpeningHours:

@@ -43,7 +43,12 @@ def incoming() -> Response:
     except redis.RedisError:
         log.warning("Redis unreachable: answering %s from the files only", redact(number))
         reply = sms_engine.reply(services.sms, sms_engine.Conversation(), body)
-        return Response(_twiml(reply.text), mimetype="text/xml")
+        text = reply.text
+        if reply.callback == "open":  # kept in the spool until Redis is back
+            text = _callback(services, number, reply)
+        elif reply.callback:
+            text = services.sms.text(reply.answer_lang or "en", "cb_failed")
+        return Response(_twiml(text), mimetype="text/xml")
 
 
 def _answer(services: Services, number: str, sid: str, body: str) -> str:

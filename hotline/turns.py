@@ -12,12 +12,15 @@ SPOKEN_KEYS = {"*": "key_star", "#": "key_hash"}
 @dataclass(frozen=True)
 class Position:
     """Where a caller is: the node (or `<node>.<step>` in a callback request) whose choices they
-    hear, their language, failed tries so far, and the callback reference once there is one."""
+    hear, their language, failed tries so far, the callback reference once there is one, and
+    `carry`: an opaque value the channel attaches during a callback request (the typed number,
+    encrypted) that the engine passes along unread."""
 
     node: str
     lang: str | None = None
     retry: int = 0
     ref: str | None = None
+    carry: str | None = None
 
 
 @dataclass(frozen=True)

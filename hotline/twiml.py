@@ -25,6 +25,8 @@ def step_url(at: Position) -> str:
         params["lang"] = at.lang
     if at.ref:
         params["ref"] = at.ref
+    if at.carry:
+        params["carry"] = at.carry
     return f"{STEP_PATH}?{urlencode(params)}"
 
 
@@ -37,6 +39,7 @@ def position_from(args: dict[str, str]) -> Position:
         lang=args.get("lang") or None,
         retry=int(retry) if retry.isascii() and retry.isdigit() and len(retry) < 3 else 0,
         ref=ref if ref.isascii() and ref.isdigit() and len(ref) < 12 else None,
+        carry=args.get("carry", "")[:512] or None,
     )
 
 

@@ -1,13 +1,15 @@
 """Twilio voice webhooks: Twilio's requests in, engine turns out as TwiML, effects carried out.
 
-Keys: `cb:draft:<CallSid>` holds (encrypted) a callback number typed during that call, 1 hour;
-`once:<name>` marks a status callback already recorded, 1 day.
+A callback number typed during a call travels, encrypted, in the next URLs (`carry`), so the line
+needs no Redis until the ticket is opened. Keys: `once:<name>` marks a recording or status callback
+already recorded, 1 day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 import redis
 from flask import Blueprint, Response, abort, current_app, request, url_for
@@ -15,7 +17,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline import callback_flow, engine, outbox
 from hotline.callback_requests import open_request
-from hotline.privacy import is_textable
+from hotline.privacy import InvalidToken, is_textable
 from hotline.services import Services
 from hotline.signatures import twilio_only
 from hotline.turns import Caller, spoken_digits
@@ -23,7 +25,6 @@ from hotline.twiml import position_from, render
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
-DRAFT_SECONDS = 3600
 
 
 def _services() -> Services:
@@ -61,8 +62,9 @@ def step() -> Response:
     if turn.send_sms and not _queue_item_sms(services, turn, caller):
         turn = engine.respond(services.content, at, request.form.get("Digits"),
                               Caller(caller.number, False, caller.reopens, caller.countries))
-    if turn.keep_number:
-        _keep_number(services, turn.keep_number)
+    if turn.keep_number and turn.listen:
+        turn = replace(turn, listen=replace(turn.listen,
+                                            carry=services.privacy.encrypt(turn.keep_number)))
     if turn.open_ticket:
         turn = _open_ticket(services, at, turn.open_ticket, caller)
     return _twiml(services, turn)
@@ -150,20 +152,11 @@ def _caller(services: Services) -> Caller:
 
 
 def _typed_number(services: Services) -> str | None:
-    sid = request.form.get("CallSid", "")
+    token = request.args.get("carry", "")
     try:
-        token = services.redis.get(f"cb:draft:{sid}") if sid else None
-    except redis.RedisError:
+        return services.privacy.decrypt(token) if token else None
+    except InvalidToken:
         return None
-    return services.privacy.decrypt(token.decode()) if token else None
-
-
-def _keep_number(services: Services, number: str) -> None:
-    sid = request.form.get("CallSid", "")
-    try:
-        services.redis.set(f"cb:draft:{sid}", services.privacy.encrypt(number), ex=DRAFT_SECONDS)
-    except redis.RedisError:
-        log.warning("Redis unreachable: the typed number is kept only if the ticket opens")
 
 
 def _open_ticket(services: Services, at: engine.Position, topic: str,

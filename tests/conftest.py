@@ -46,8 +46,9 @@ def redis_db(redis_server: EmbeddedRedis) -> redis.Redis:
 
 
 @pytest.fixture
-def app(redis_db: redis.Redis, redis_server: EmbeddedRedis, sandbox):
+def app(redis_db: redis.Redis, redis_server: EmbeddedRedis, sandbox, tmp_path):
     return create_app({
+        "VAR_DIR": tmp_path / "var",
         "TWILIO_ACCOUNT_SID": ACCOUNT,
         "TWILIO_API_BASE_URL": sandbox.base_url,
         "TWILIO_PHONE_NUMBER": HOTLINE_NUMBER,

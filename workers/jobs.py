@@ -32,6 +32,7 @@ def maintenance() -> dict[str, object]:
     from hotline import callback_requests
 
     found = services()
+    callback_requests.replay_spool(found)
     expired = found.callbacks.expire_claims()
     alerted = callback_requests.alert_long_waits(found)
     schedule_maintenance(found)
