@@ -31,6 +31,11 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, object]:
         "MAX_ATTEMPTS": int(env.get("HOTLINE_MAX_ATTEMPTS", "3")),
         # Alert the mediators of a language when a ticket waits this long and none is active.
         "ALERT_AFTER_SECONDS": int(env.get("HOTLINE_ALERT_AFTER_MINUTES", "60")) * 60,
+        "RETRY_BASE_SECONDS": float(env.get("HOTLINE_RETRY_BASE_SECONDS", "10")),
+        "RETRY_MAX": int(env.get("HOTLINE_RETRY_MAX", "6")),
+        "SEND_STALE_SECONDS": float(env.get("HOTLINE_SEND_STALE_SECONDS", "60")),
+        "SMS_DAILY_CAP": int(env.get("HOTLINE_SMS_DAILY_CAP", "2000")),
+        "CALL_MINUTES_DAILY_CAP": int(env.get("HOTLINE_CALL_MINUTES_DAILY_CAP", "600")),
         # Countries whose mobile numbers may receive SMS and callbacks (ISO codes, comma-separated).
         "COUNTRIES": frozenset(env.get("HOTLINE_COUNTRIES", "BE").replace(" ", "").split(",")),
     }

@@ -33,3 +33,21 @@ def place_call(client: Client, caller_id: str, to: str, url: str, status_callbac
         status_callback_event=["initiated", "ringing", "answered", "completed"],
     )
     return str(call.sid)
+
+
+def find_message(client: Client, sender: str, to: str, body: str, since: float) -> str | None:
+    """The SID of a message with this body sent from `sender` to `to` since `since`, if any."""
+    for message in client.messages.list(to=to, from_=sender, limit=50):
+        created = message.date_created
+        if message.body == body and created and created.timestamp() >= since - 60:
+            return str(message.sid)
+    return None
+
+
+def find_call(client: Client, caller_id: str, to: str, since: float) -> str | None:
+    """The SID of a call placed from `caller_id` to `to` since `since`, if any."""
+    for call in client.calls.list(to=to, from_=caller_id, limit=20):
+        created = call.date_created
+        if created and created.timestamp() >= since - 60:
+            return str(call.sid)
+    return None

@@ -11,11 +11,12 @@ import base64
 import json
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from hotline.segments import cost
 
@@ -33,6 +34,7 @@ class TwilioSandbox:
         self.messages: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.requests = 0
+        self.delay_seconds = 0.0  # wait this long before answering a create (after recording it)
         self._failures: list[int] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -69,7 +71,19 @@ class TwilioSandbox:
             (self.messages if kind == "Messages" else self.calls).append(resource)
         if self.on_create:
             self.on_create(kind, resource)
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
         return 201, resource
+
+    def _list(self, kind: str, query: dict[str, str]) -> dict[str, Any]:
+        with self._lock:
+            found = self.messages if kind == "Messages" else self.calls
+            items = [r for r in reversed(found)
+                     if all(r[f.lower()] == query[f] for f in ("To", "From") if f in query)]
+        uri = f"{API}{self.account_sid}/{kind}.json"
+        return {kind.lower(): items, "page": 0, "page_size": 50, "start": 0,
+                "end": max(0, len(items) - 1), "uri": uri, "first_page_uri": uri,
+                "next_page_uri": None, "previous_page_uri": None}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sandbox = self
@@ -86,19 +100,32 @@ class TwilioSandbox:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:
+            def _route(self) -> str | None:
+                """The resource kind asked for, after checking the credentials and the path."""
                 expected = base64.b64encode(
                     f"{sandbox.account_sid}:{sandbox.auth_token}".encode()).decode()
                 if self.headers.get("Authorization") != f"Basic {expected}":
                     self._send(401, {"code": 20003, "message": "Authenticate", "status": 401,
                                      "more_info": "https://www.twilio.com/docs/errors/20003"})
-                    return
+                    return None
                 path = self.path.split("?")[0]
                 kind = path.rsplit("/", 1)[-1].removesuffix(".json")
                 account = path[len(API):].split("/", 1)[0] if path.startswith(API) else ""
                 if account != sandbox.account_sid or kind not in ("Messages", "Calls"):
                     self._send(404, {"code": 20404, "message": "not found", "status": 404,
                                      "more_info": ""})
+                    return None
+                return kind
+
+            def do_GET(self) -> None:
+                kind = self._route()
+                if kind:
+                    query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                    self._send(200, sandbox._list(kind, query))
+
+            def do_POST(self) -> None:
+                kind = self._route()
+                if kind is None:
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}

@@ -118,18 +118,26 @@ def dialed() -> Response:
 @bp.post("/bridge/status")
 @twilio_only
 def bridge_status() -> Response:
-    """Status callbacks of the call to the mediator: into the ticket's history."""
-    _record_status(request.form.get("CallStatus", ""), "mediator")
+    """Status callbacks of the call to the mediator: into the ticket's history; a finished call's
+    duration counts against today's cap on call minutes."""
+    status = request.form.get("CallStatus", "")
+    if _record_status(status, "mediator") and status == "completed":
+        duration = request.form.get("CallDuration", "0")
+        outbox.add_call_seconds(_services(), int(duration) if duration.isdigit() else 0)
     return Response("", status=204)
 
 
-def _record_status(status: str, leg: str) -> None:
+def _record_status(status: str, leg: str) -> bool:
+    """Log a call status once per (call, leg, status); False for a retried callback."""
     services = _services()
     ref, sid = request.args.get("ref", ""), request.form.get("CallSid", "")
     if not ref or not sid or not status:
         abort(400)
-    if _once(services, f"status:{sid}:{leg}:{status}") and services.callbacks.get(ref):
+    if not _once(services, f"status:{sid}:{leg}:{status}"):
+        return False
+    if services.callbacks.get(ref):
         services.callbacks.log_event(ref, f"call to the {leg}: {status}")
+    return True
 
 
 def _once(services: Services, name: str) -> bool:

@@ -56,6 +56,7 @@ def app(redis_db: redis.Redis, redis_server: EmbeddedRedis, sandbox, tmp_path):
         "PUBLIC_BASE_URL": PUBLIC,
         "REDIS_URL": redis_server.url,
         "SECRET_KEY": SECRET,
+        "RETRY_BASE_SECONDS": 0,  # retries at once: the tests do not wait for backoff
         "TESTING": True,
     })
 
@@ -108,7 +109,8 @@ def sandbox():
 def twilio_env(sandbox, redis_server):
     return {"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_API_BASE_URL": sandbox.base_url, "TWILIO_PHONE_NUMBER": HOTLINE_NUMBER,
-            "HOTLINE_SECRET_KEY": SECRET, "REDIS_URL": redis_server.url}
+            "HOTLINE_SECRET_KEY": SECRET, "REDIS_URL": redis_server.url,
+            "HOTLINE_RETRY_BASE_SECONDS": "0"}
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ def services() -> Services:
     return _services
 
 
-def send_sms(to_token: str, body: str, key: str) -> str | None:
+def send_sms(to_token: str, body: str, key: str, capped: bool = True) -> str | None:
     """Send one SMS (see hotline.outbox.deliver); returns the Message SID or None."""
-    return outbox.deliver(services(), to_token, body, key)
+    return outbox.deliver(services(), to_token, body, key, capped)
 
 
 def place_call(to_token: str, url: str, status_callback: str, key: str) -> str | None:
