@@ -55,6 +55,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(media.bp)
     app.register_blueprint(console.bp)
 
+    @app.after_request
+    def _nosniff(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     @app.get("/healthz")
     def healthz() -> Response:
         """Liveness: the voice line answers without Redis, so Redis is reported, not required."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +24,12 @@ from flask import (
     session,
     url_for,
 )
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 from werkzeug.wrappers import Response as BaseResponse
 
-from hotline import outbox
+from hotline import audit, outbox
 from hotline.callback_requests import record_outcome
 from hotline.callbacks import Ticket, TicketError
 from hotline.services import Services
@@ -33,6 +37,12 @@ from hotline.services import Services
 bp = Blueprint("console", __name__, url_prefix="/console")
 OUTCOMES = (("reached", "Reached"), ("no_answer", "No answer"),
             ("wrong_number", "Wrong number"), ("referred", "Referred"))
+IDLE_SECONDS = 30 * 60
+# Failed logins before a pause: per login, and per address (keys `login:fail:<who>`).
+MAX_FAILURES = {"login": 5, "address": 20}
+FAILURE_WINDOW_SECONDS = 15 * 60
+POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
+          "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def _services() -> Services:
@@ -46,14 +56,40 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def checked(*args: Any, **kwargs: Any) -> Any:
         login = session.get("mediator")
         mediator = _services().mediators.get(login) if login else None
-        if mediator is None or not mediator.active:
+        idle = time.time() - float(session.get("seen", 0))
+        if mediator is None or not mediator.active or idle > IDLE_SECONDS:
             session.clear()
             return redirect(url_for("console.login", next=request.path))
+        session["seen"] = time.time()
         g.mediator = mediator
         _services().mediators.seen(mediator.login)
         return view(*args, **kwargs)
 
     return checked
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Logged in, and an admin."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if not g.mediator.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return login_required(checked)
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    """No caching of pages with numbers; a strict content security policy; no framing."""
+    response.headers["Content-Security-Policy"] = POLICY
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return response
 
 
 @bp.context_processor
@@ -72,13 +108,24 @@ def login() -> str | BaseResponse:
     """The login form; on success, the queues (or the page asked for)."""
     if request.method == "GET":
         return render_template("console/login.html")
-    mediator = _services().mediators.check_password(request.form.get("login", ""),
-                                                    request.form.get("password", ""))
+    r = _services().redis
+    name = request.form.get("login", "").strip().lower()[:64]
+    counters = {"login": f"login:fail:{name}", "address": f"login:fail:@{request.remote_addr}"}
+    if any(int(r.get(key) or 0) >= MAX_FAILURES[kind] for kind, key in counters.items()):
+        return Response(render_template(
+            "console/login.html", error="Too many failed attempts. Try again in 15 minutes."),
+            status=429)
+    mediator = _services().mediators.check_password(name, request.form.get("password", ""))
     if mediator is None:
+        for key in counters.values():
+            r.incr(key)
+            r.expire(key, FAILURE_WINDOW_SECONDS)
         return Response(render_template("console/login.html",
                                         error="Wrong login or password."), status=401)
+    r.delete(counters["login"])
     session.clear()
     session["mediator"] = mediator.login
+    session["seen"] = time.time()
     session.permanent = True
     target = request.args.get("next", "")
     return redirect(target if target.startswith("/console/") else url_for("console.queues"))
@@ -132,6 +179,8 @@ def ticket(ref: str) -> str:
     services = _services()
     found = _ticket(ref)
     mine = _holds(found)
+    if mine:
+        audit.record(services.redis, g.mediator.login, ref, "saw the number")
     history = [{**e, "when": _when(float(str(e["at"])))} for e in services.callbacks.history(ref)]
     return render_template(
         "console/ticket.html", ticket=found, mine=mine, outcomes=OUTCOMES, history=history,
@@ -157,6 +206,7 @@ def call(ref: str) -> BaseResponse:
         key=f"bridge:{ref}:{nonce}",
     )
     services.callbacks.log_event(ref, "call requested", g.mediator.login)
+    audit.record(services.redis, g.mediator.login, ref, "called through the hotline")
     flash("Your phone will ring: answer it, and the caller is dialled.")
     return redirect(url_for("console.ticket", ref=ref))
 
@@ -196,12 +246,44 @@ def voice(ref: str) -> Response:
     found = _ticket(ref)
     if not _holds(found) or not found.voice:
         abort(404)
+    audit.record(services.redis, g.mediator.login, ref, "played the voice message")
     fetched = requests.get(f"{found.voice}.mp3", timeout=15, auth=(
         services.config["TWILIO_ACCOUNT_SID"], services.config["TWILIO_AUTH_TOKEN"]))
     if fetched.status_code != 200:
         abort(502)
     return Response(fetched.content, mimetype="audio/mpeg",
                     headers={"Cache-Control": "private, no-store"})
+
+
+@bp.get("/admin")
+@admin_required
+def admin() -> str:
+    """Today's caps, the failed jobs (with a retry button) and the audit log."""
+    services = _services()
+    registry = FailedJobRegistry(queue=Queue(outbox.QUEUE, connection=services.redis))
+    failed = []
+    for job in Job.fetch_many(registry.get_job_ids(), connection=services.redis):
+        if job is None:
+            continue
+        result = job.latest_result()
+        error = (result.exc_string or "").strip().splitlines()[-1:] if result else []
+        failed.append({"id": job.id, "description": job.description, "error": " ".join(error),
+                       "when": _when(job.ended_at.timestamp()) if job.ended_at else ""})
+    entries = [{**e, "when": _when(float(str(e["at"])))} for e in audit.recent(services.redis)]
+    return render_template("console/admin.html", failed=failed, audit=entries,
+                           caps=outbox.cap_status(services))
+
+
+@bp.post("/admin/retry/<job_id>")
+@admin_required
+def retry(job_id: str) -> BaseResponse:
+    """Put a failed job back in the queue."""
+    registry = FailedJobRegistry(queue=Queue(outbox.QUEUE, connection=_services().redis))
+    if job_id not in registry.get_job_ids():
+        abort(404)
+    registry.requeue(job_id)
+    flash("The job is back in the queue.")
+    return redirect(url_for("console.admin"))
 
 
 def _when(epoch: float) -> str:

@@ -5,6 +5,7 @@ Mediators' texts are in English, the console's language; callers' texts come fro
 
 from __future__ import annotations
 
+from hotline import audit
 from hotline.callback_requests import record_outcome
 from hotline.callbacks import TicketError
 from hotline.keywords import words
@@ -27,6 +28,7 @@ def answer(services: Services, mediator: Mediator, body: str) -> str:
         if ticket is None:
             return "No ticket waiting in your languages."
         number = services.privacy.decrypt(ticket.number)
+        audit.record(services.redis, mediator.login, ticket.ref, "got the number by SMS")
         return (f"Ticket {ticket.ref} ({ticket.lang}, {ticket.topic}): call {number} from the "
                 f"console or your phone. Then DONE {ticket.ref} or FAIL {ticket.ref}.")
     if command in DONE | FAIL and len(typed) > 1:

@@ -1,0 +1,91 @@
+"""Console security: login throttling, idle sessions, headers, the audit log, the failed list."""
+
+from __future__ import annotations
+
+import time
+
+from rq import Queue
+from rq.registry import FailedJobRegistry
+
+from hotline import outbox
+from tests.conftest import MOBILE
+from tests.test_console import (  # noqa: F401  (services: the fixture with two mediators)
+    PASSWORD,
+    REFERER,
+    csrf,
+    log_in,
+    post,
+    services,
+    waiting_ticket,
+)
+from tests.test_sms_by_voice import run_worker
+
+HTTPS = {"base_url": "https://localhost"}
+
+
+def try_password(client, password: str, login: str = "amina") -> int:
+    token = csrf(client, "/console/login")
+    return client.post("/console/login", data={"login": login, "password": password,
+                                               "csrf_token": token},
+                       headers=REFERER, **HTTPS).status_code
+
+
+def test_five_wrong_passwords_pause_the_login(app, services):
+    client = app.test_client()
+    assert [try_password(client, "wrong") for _ in range(5)] == [401] * 5
+    assert try_password(client, PASSWORD) == 429  # even the right one, for 15 minutes
+    assert try_password(client, PASSWORD, login="bram") == 302  # others are not locked out
+
+
+def test_idle_session_expires(app, services):
+    client = app.test_client()
+    log_in(client, "amina")
+    assert client.get("/console/", **HTTPS).status_code == 200
+    with client.session_transaction(**HTTPS) as session:
+        session["seen"] = time.time() - 31 * 60
+    assert client.get("/console/", **HTTPS).status_code == 302
+
+
+def test_security_headers(app, services, client):
+    log_in(client, "amina")
+    page = client.get("/console/", **HTTPS)
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<style" not in page.get_data(as_text=True)
+    assert client.get("/static/console.css").status_code == 200
+
+
+def test_admin_sees_who_saw_which_number(app, services):
+    services.mediators.add("boss", "Boss", ["fr"], "+32470999111", PASSWORD, role="admin")
+    ref = waiting_ticket(app, services)
+    amina, boss = app.test_client(), app.test_client()
+    log_in(amina, "amina")
+    post(amina, "/console/take")
+    amina.get(f"/console/ticket/{ref}", **HTTPS)
+    assert amina.get("/console/admin", **HTTPS).status_code == 403
+    log_in(boss, "boss")
+    page = boss.get("/console/admin", **HTTPS).get_data(as_text=True)
+    assert "saw the number" in page and ref in page and "amina" in page
+    assert "470123456" not in page
+
+
+def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
+    services.mediators.add("boss", "Boss", ["fr"], "+32470999111", PASSWORD, role="admin")
+    services.config["RETRY_MAX"] = 0
+    sandbox.fail_next(1, status=503)
+    outbox.queue_sms(services, MOBILE, "hello", "admin-retry")
+    run_worker(twilio_env)
+    boss = app.test_client()
+    log_in(boss, "boss")
+    page = boss.get("/console/admin", **HTTPS).get_data(as_text=True)
+    assert "sms admin-retry" in page and "Twilio answered 503" in page
+    queue = Queue("hotline", connection=services.redis)
+    (job_id,) = FailedJobRegistry(queue=queue).get_job_ids()
+    post(boss, f"/console/admin/retry/{job_id}", page="/console/admin")
+    run_worker(twilio_env)
+    assert [m["body"] for m in sandbox.messages] == ["hello"]
