@@ -20,12 +20,17 @@ BRAM_PHONE = "+32470999777"
 REFERER = {"Referer": "https://localhost/console/"}  # Flask-WTF checks it over HTTPS
 
 
-@pytest.fixture
-def services(app):
+def with_mediators(app):
+    """The app's services, with two mediators: amina (fr, ar) and bram (nl, fr)."""
     found = app.extensions["hotline"]
     found.mediators.add("amina", "Amina", ["fr", "ar"], AMINA_PHONE, PASSWORD)
     found.mediators.add("bram", "Bram", ["nl", "fr"], BRAM_PHONE, PASSWORD)
     return found
+
+
+@pytest.fixture
+def services(app):
+    return with_mediators(app)
 
 
 def browser(app):
