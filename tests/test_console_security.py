@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from hotline import outbox
 from tests.conftest import MOBILE
-from tests.test_console import (  # noqa: F401  (services: the fixture with two mediators)
-    PASSWORD,
-    REFERER,
-    csrf,
-    log_in,
-    post,
-    services,
-    waiting_ticket,
-)
+from tests.test_console import PASSWORD, REFERER, csrf, log_in, post, waiting_ticket, with_mediators
 from tests.test_sms_by_voice import run_worker
 
 HTTPS = {"base_url": "https://localhost"}
+
+
+@pytest.fixture
+def services(app):
+    return with_mediators(app)
 
 
 def try_password(client, password: str, login: str = "amina") -> int:
