@@ -11,6 +11,7 @@ Keys (a non-clustered Redis: the scripts touch keys named inside them):
 - `cb:open:<number key>`  the ref of that number's open ticket, so a new request joins it
 - `cb:by_number:<number key>`  the refs of that number's tickets (FORGET erases them)
 - `cb:req:<request id>`   the ref a spooled request became, so replaying it twice does nothing
+- `cb:recordings`         sorted set voice message URL -> when to delete it at Twilio
 Closed tickets (done, unreachable, cancelled) and their logs expire after RETENTION_SECONDS.
 """
 
@@ -136,6 +137,10 @@ if new == 'waiting' then
 end
 redis.call('ZREM', 'cb:queue:' .. redis.call('HGET', t, 'lang'), ref)
 redis.call('HSET', t, 'status', new, 'closed_at', now)
+local voice = redis.call('HGET', t, 'voice')
+if voice and voice ~= '' then
+  redis.call('ZADD', 'cb:recordings', tonumber(now) + tonumber(ARGV[6]), voice)
+end
 local open = 'cb:open:' .. redis.call('HGET', t, 'number_key')
 if redis.call('GET', open) == ref then redis.call('DEL', open) end
 redis.call('EXPIRE', t, ARGV[6])
@@ -270,6 +275,16 @@ class CallbackQueue:
     def log_event(self, ref: str, event: str, by: str = "", now: float | None = None) -> None:
         """Add an event (a call placed, its result…) to the ticket's history."""
         self._log(ref, event, by, now)
+
+    def recordings_due(self, now: float | None = None) -> list[str]:
+        """Voice messages whose ticket closed RETENTION_SECONDS ago: taken off the list, to be
+        deleted at Twilio."""
+        now = time.time() if now is None else now
+        pipe = self.r.pipeline()
+        pipe.zrangebyscore("cb:recordings", "-inf", now)
+        pipe.zremrangebyscore("cb:recordings", "-inf", now)
+        due, _ = pipe.execute()
+        return [url.decode() for url in due]
 
     def history(self, ref: str) -> list[dict[str, object]]:
         """The ticket's events, oldest first."""

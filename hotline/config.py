@@ -25,6 +25,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, object]:
         "SECRET_KEY": env.get("HOTLINE_SECRET_KEY", ""),
         "INSECURE_DEV": env.get("HOTLINE_INSECURE_DEV", "") == "1",
         "SMS_REPLIES_PER_HOUR": int(env.get("HOTLINE_SMS_REPLIES_PER_HOUR", "20")),
+        "CALLBACKS_PER_DAY": int(env.get("HOTLINE_CALLBACKS_PER_DAY", "5")),
         "OPENING_HOURS": env.get("HOTLINE_OPENING_HOURS", "mon-fri 09:00-17:00"),
         "TIMEZONE": env.get("HOTLINE_TIMEZONE", "Europe/Brussels"),
         "CLAIM_SECONDS": int(env.get("HOTLINE_CLAIM_MINUTES", "20")) * 60,

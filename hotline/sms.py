@@ -7,6 +7,7 @@ Redis holds the conversation; when Redis is down the texter still gets an answer
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from flask import Blueprint, Response, abort, current_app, request
@@ -14,6 +15,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline import mediator_sms, sms_engine, sms_state
 from hotline.callback_requests import open_request
+from hotline.erasure import forget
 from hotline.privacy import redact
 from hotline.services import Services
 from hotline.signatures import twilio_only
@@ -55,12 +57,12 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     r = services.redis
     earlier = sms_state.claim_message(r, sid)
     if earlier is not None:  # Twilio retried this message: same answer, no second effect
-        return earlier.decode() or _twiml(None)
+        return services.privacy.decrypt(earlier.decode()) if earlier else _twiml(None)
     n = services.privacy.number_key(number)
     mediator = services.mediators.by_phone(number)
     if mediator is not None:
         twiml = _twiml(mediator_sms.answer(services, mediator, body))
-        sms_state.remember_answer(r, sid, twiml)
+        sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
         return twiml
     conversation = sms_state.load(r, n)
     reply = sms_engine.reply(services.sms, conversation, body)
@@ -72,14 +74,20 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         sms_state.save(r, n, reply)
     text = _callback(services, number, reply) if reply.callback else reply.text
     twiml = _twiml(text)
-    sms_state.remember_answer(r, sid, twiml)
+    sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
     return twiml
 
 
 def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
     """Open or cancel the texter's callback request; the answer in their language."""
     lang = reply.answer_lang or next(iter(services.sms.languages))
+    if reply.callback == "forget":
+        forget(services, number)
+        return services.sms.text(lang, "forget_confirm")
     if reply.callback == "open":
+        if _too_many_requests(services, number):
+            log.warning("callback request limit reached for %s", redact(number))
+            return services.sms.text(lang, "cb_failed")
         ref, joined = open_request(services, number, lang, reply.topic, reply.note,
                                    confirm_by_sms=False)
         return services.sms.text(lang, "cb_joined" if joined else "cb_created", ref=ref)
@@ -88,3 +96,15 @@ def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
         return services.sms.text(lang, "cb_none")
     services.callbacks.close(ticket.ref, "cancelled")
     return services.sms.text(lang, "cb_cancelled", ref=ticket.ref)
+
+
+def _too_many_requests(services: Services, number: str) -> bool:
+    """Count an SMS callback request; True past CALLBACKS_PER_DAY for this number (a number
+    has one open ticket at most, so this only bounds request-cancel cycles)."""
+    try:
+        key = f"cb:rate:{services.privacy.number_key(number)}:{int(time.time() // 86400)}"
+        count = services.redis.incr(key)
+        services.redis.expire(key, 86400)
+    except redis.RedisError:
+        return False  # the spool takes it
+    return int(count) > services.config["CALLBACKS_PER_DAY"]

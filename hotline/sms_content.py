@@ -27,12 +27,12 @@ from hotline.segments import Cost, cost, ucs2_culprits
 SYSTEM_TEXTS = ("menu_header", "menu_footer", "welcome_line", "language_set", "stop_confirm",
                 "start_confirm")
 CALLBACK_TEXTS = ("cb_created", "cb_joined", "cb_cancelled", "cb_none", "cb_unreachable",
-                  "cb_failed")
+                  "cb_failed", "forget_confirm")
 # Texts that name a value filled in when sent, and a sample used to count their cost.
 PLACEHOLDERS = {"cb_created": "ref", "cb_joined": "ref", "cb_cancelled": "ref",
                 "cb_unreachable": "ref"}
 SAMPLES = {"ref": "123456"}
-COMMANDS = frozenset({"help", "language", "stop", "start", "cancel"})
+COMMANDS = frozenset({"help", "language", "stop", "start", "cancel", "forget"})
 BUDGETS = {"gsm7": 2, "ucs2": 3}
 MAX_LABEL = 28
 

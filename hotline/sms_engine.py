@@ -28,8 +28,8 @@ class Reply:
 
     `lang` is a language to remember, `node` the menu numbers now refer to, `opted_out` the
     new opt-out state, each None when unchanged. `callback` asks the channel to "open" a callback
-    request (about `topic`, with the texter's `note`) or to "cancel" theirs, and to answer in
-    `answer_lang` with the outcome: then `text` is None.
+    request (about `topic`, with the texter's `note`), to "cancel" theirs, or to "forget"
+    everything about the number, and to answer in `answer_lang`: then `text` is None.
     """
 
     text: str | None
@@ -47,7 +47,7 @@ def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
     typed = words(body)
     first = typed[0] if typed else ""
     match = sms.keywords.match(first) if first else None
-    if conv.opted_out and not (match and match.target == "start"):
+    if conv.opted_out and not (match and match.target in ("start", "forget")):
         return Reply(None)  # nothing at all is sent to an opted-out number until START
     if first.isascii() and first.isdigit():
         return _number(sms, conv, first)
@@ -65,8 +65,9 @@ def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
         return _help(sms, conv.lang if conv.lang in match.langs else _only(match.langs),
                      remember=remember)
     answer = lang or conv.lang or next(iter(sms.languages))
-    if match.target == "cancel":
-        return Reply(None, lang=remember, callback="cancel", answer_lang=answer)
+    if match.target in ("cancel", "forget"):
+        return Reply(None, lang=None if match.target == "forget" else remember,
+                     callback=match.target, answer_lang=answer)
     if sms.voice.nodes[match.target].type == "callback":
         note = body.strip().split(maxsplit=1)[1] if len(typed) > 1 else ""
         return _callback(sms, conv, answer, note=note, remember=remember)

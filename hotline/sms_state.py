@@ -4,7 +4,8 @@ Keys (`<n>` is `Privacy.number_key(number)`):
 - `sms:session:<n>`  the SMS menu their numbers refer to; expires after SESSION_SECONDS
 - `sms:lang:<n>`     their chosen language; expires after PREFERENCE_SECONDS
 - `sms:optout:<n>`   present while they have opted out (STOP); removed by START
-- `sms:seen:<MessageSid>`  the TwiML answered to that message (retries get it, nothing else); 1 day
+- `sms:seen:<MessageSid>`  the TwiML answered to that message, encrypted (a mediator's may hold
+                           a number); a retried webhook gets it and nothing else; 1 day
 - `sms:rate:<n>:<hour>`    replies counted this hour, for the anti-pumping limit; 1 hour
 """
 

@@ -32,6 +32,7 @@ class TwilioSandbox:
         self.auth_token = auth_token
         self.on_create = on_create
         self.messages: list[dict[str, Any]] = []
+        self.deleted_recordings: list[str] = []
         self.calls: list[dict[str, Any]] = []
         self.requests = 0
         self.delay_seconds = 0.0  # wait this long before answering a create (after recording it)
@@ -116,6 +117,21 @@ class TwilioSandbox:
                                      "more_info": ""})
                     return None
                 return kind
+
+            def do_DELETE(self) -> None:
+                path = self.path.split("?")[0]
+                parts = path.removesuffix(".json").split("/")
+                expected = base64.b64encode(
+                    f"{sandbox.account_sid}:{sandbox.auth_token}".encode()).decode()
+                if (self.headers.get("Authorization") != f"Basic {expected}"
+                        or len(parts) < 2 or parts[-2] != "Recordings"):
+                    self._send(404, {"code": 20404, "message": "not found", "status": 404,
+                                     "more_info": ""})
+                    return
+                with sandbox._lock:
+                    sandbox.deleted_recordings.append(parts[-1])
+                self.send_response(204)
+                self.end_headers()
 
             def do_GET(self) -> None:
                 kind = self._route()

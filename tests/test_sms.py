@@ -37,6 +37,8 @@ def candidates(sms, target: str, langs: list[str]) -> set[str]:
             texts.add(sms.language_menu())
         elif target == "cancel":
             texts.add(texts_of["cb_none"])  # a first-time texter has nothing to cancel
+        elif target == "forget":
+            texts.add(texts_of["forget_confirm"])
         elif sms.voice.nodes[target].type == "menu":
             texts.add(sms.menu(lang, target))
         else:

@@ -26,15 +26,28 @@ def place_call(to_token: str, url: str, status_callback: str, key: str) -> str |
     return outbox.place(services(), to_token, url, status_callback, key)
 
 
+def delete_recording(sid: str) -> None:
+    """Delete a voice message at Twilio (already gone counts as done)."""
+    from twilio.base.exceptions import TwilioRestException
+
+    try:
+        services().twilio.recordings(sid).delete()
+    except TwilioRestException as exc:
+        if exc.status != 404:
+            raise outbox.DeliveryError(f"Twilio answered {exc.status}") from None
+
+
 def maintenance() -> dict[str, object]:
     """Every minute: put overdue claims back in line, alert mediators about long waits; then
     schedule the next run (one chain: the job id is fixed)."""
-    from hotline import callback_requests
+    from hotline import callback_requests, erasure
 
     found = services()
     callback_requests.replay_spool(found)
     expired = found.callbacks.expire_claims()
     alerted = callback_requests.alert_long_waits(found)
+    for url in found.callbacks.recordings_due():
+        erasure.queue_recording_deletion(found, url)
     schedule_maintenance(found)
     return {"expired": expired, "alerted": alerted}
 

@@ -1,0 +1,145 @@
+"""Privacy: after calls, SMS, callbacks, a mediator's work and real workers, no phone number is in
+clear anywhere in Redis or the logs; FORGET erases a number's traces; voice messages are deleted
+at Twilio."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import xml.etree.ElementTree as ET
+import zlib
+
+import pytest
+import redis
+from rq import Queue
+
+from tests.conftest import MOBILE, sms_post, sms_replies, twilio_post
+from tests.test_console import log_in, post, with_mediators
+from tests.test_sms_by_voice import run_worker
+
+NUMBERS = [MOBILE, "+32470123499", "+32470111222", "+32470999888"]
+
+
+def digits_of(number: str) -> list[bytes]:
+    """The ways a number could appear: international and national digits."""
+    national = "0" + number[3:]
+    return [number[1:].encode(), national.encode(), number[3:].encode()]
+
+
+def every_value(r: redis.Redis) -> list[bytes]:
+    """Every key and value in Redis, RQ's compressed job data unpacked."""
+    out = []
+    for key in r.scan_iter("*"):
+        out.append(key)
+        kind = r.type(key)
+        if kind == b"string":
+            values = [r.get(key)]
+        elif kind == b"hash":
+            values = list(r.hgetall(key).values()) + list(r.hkeys(key))
+        elif kind == b"list":
+            values = r.lrange(key, 0, -1)
+        elif kind == b"set":
+            values = list(r.smembers(key))
+        elif kind == b"zset":
+            values = r.zrange(key, 0, -1)
+        else:
+            values = []
+        for value in values:
+            out.append(value or b"")
+            try:
+                unpacked = zlib.decompress(value)
+            except (zlib.error, TypeError):
+                continue
+            out.append(unpacked)
+            try:
+                out.append(repr(pickle.loads(unpacked)).encode())
+            except Exception:
+                pass
+    return out
+
+
+def test_no_number_in_clear_after_an_end_to_end_run(app, sandbox, twilio_env, caplog):
+    caplog.set_level(logging.DEBUG)
+    services = with_mediators(app)
+    client = app.test_client()
+    # A caller: information, an item by SMS, a callback with a typed number, a voice message.
+    caller = {"From": MOBILE}
+    twilio_post(client, "/voice", caller)
+    twilio_post(client, "/voice/step?node=cpas_what&lang=fr&retry=0", {"Digits": "2", **caller})
+    root = ET.fromstring(twilio_post(client, "/voice/step?node=main&lang=fr&retry=0",
+                                     {"Digits": "0", **caller}).get_data())
+    url = root.find("Gather").get("action")
+    for digits in ("2", "0470123499", "1", "1"):
+        root = ET.fromstring(twilio_post(client, url, {"Digits": digits, **caller}).get_data())
+        url = next(v.get("action") for v in root.iter() if v.tag in ("Gather", "Record"))
+    ref = url.split("ref=")[1].split("&")[0]
+    twilio_post(client, f"/voice/recording?ref={ref}", {
+        "RecordingSid": "RE" + "2" * 32, "RecordingStatus": "completed",
+        "RecordingUrl": f"{sandbox.base_url}/2010-04-01/Accounts/AC1/Recordings/RE{'2' * 32}"})
+    # A texter: language, a topic, a callback, STOP and START.
+    for body in ("TAAL 2", "1", "TERUGBELLEN graag", "STOP", "START"):
+        sms_post(client, body, number="+32470111222")
+    # A mediator works the queue by console and by SMS.
+    console = app.test_client()
+    log_in(console, "amina")
+    post(console, "/console/take")
+    console.get(f"/console/ticket/{ref}", base_url="https://localhost")
+    sms_post(client, "VOLGENDE", number="+32470999777")  # bram (nl) by SMS
+    run_worker(twilio_env)
+    assert len(sandbox.messages) == 2  # the item by SMS, the callback confirmation
+    blob = b"\n".join(every_value(services.redis))
+    logs = caplog.text.encode()
+    for number in NUMBERS:
+        for form in digits_of(number):
+            where = [v[:300] for v in every_value(services.redis) if form in v]
+            assert not where, f"{number} in clear in Redis: {where}"
+            assert form not in logs, f"{number} in clear in the logs"
+
+
+def test_forget_erases_everything_about_the_number(app, sandbox, twilio_env):
+    services = app.extensions["hotline"]
+    client = app.test_client()
+    sms_post(client, "LANGUE fr")
+    sms_post(client, "RAPPEL")
+    ref = services.callbacks.waiting("fr")[0]
+    services.callbacks.attach_voice(ref, f"{sandbox.base_url}/x/Recordings/RE{'3' * 32}")
+    n = services.privacy.number_key(MOBILE)
+    assert services.redis.keys(f"*{n}*")
+    reply = sms_replies(sms_post(client, "OUBLIER"))
+    assert reply == [services.sms.text("fr", "forget_confirm")]
+    assert services.redis.keys(f"*{n}*") == []
+    assert services.callbacks.get(ref) is None and services.callbacks.waiting("fr") == []
+    assert services.callbacks.history(ref) == []
+    run_worker(twilio_env)
+    assert sandbox.deleted_recordings == ["RE" + "3" * 32]
+    # A new first contact: no language remembered.
+    assert sms_replies(sms_post(client, "1")) == [services.sms.welcome()]
+
+
+def test_forget_works_even_after_stop(app):
+    services = app.extensions["hotline"]
+    client = app.test_client()
+    sms_post(client, "STOP")
+    assert sms_replies(sms_post(client, "FORGET")) == [services.sms.text("en", "forget_confirm")]
+    assert sms_replies(sms_post(client, "HELP")) == [services.sms.menu("en", "main")]
+
+
+def test_voice_messages_of_closed_tickets_are_deleted_after_retention(app, sandbox, twilio_env):
+    services = app.extensions["hotline"]
+    ref, _ = services.callbacks.request("k1", "enc", "fr", "cpas", now=1000)
+    services.callbacks.attach_voice(ref, f"{sandbox.base_url}/x/Recordings/RE{'4' * 32}")
+    services.callbacks.close(ref, "cancelled", now=1000)
+    Queue("hotline", connection=services.redis).enqueue("workers.jobs.maintenance")
+    run_worker(twilio_env)
+    assert sandbox.deleted_recordings == ["RE" + "4" * 32]  # 30 days after 1970: long due
+
+
+@pytest.mark.parametrize("times", [6])
+def test_sms_callback_requests_are_limited_per_day(app, times):
+    services = app.extensions["hotline"]
+    client = app.test_client()
+    sms_post(client, "AIDE")
+    for _ in range(times - 1):
+        sms_post(client, "RAPPEL")
+        sms_post(client, "ANNULER")
+    assert sms_replies(sms_post(client, "RAPPEL")) == [services.sms.text("fr", "cb_failed")]
