@@ -341,3 +341,23 @@ def spool_replay() -> None:
     from hotline.callback_requests import replay_spool
 
     click.echo(f"{replay_spool(_services())} request(s) moved into the queue")
+
+
+@main.command("export-static")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--base-url", required=True,
+              help="Where the files will be served, e.g. https://static.example.org/hotline")
+def export_static(directory: Path, base_url: str) -> None:
+    """Write the voice menu as static TwiML files plus audio, for Twilio's fallback URL."""
+    from hotline.audio import AudioLibrary
+    from hotline.static_export import export
+
+    settings = config.from_environment()
+    try:
+        content = load_content(settings["CONTENT_ROOT"])
+    except ContentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    count = export(content, AudioLibrary(settings["AUDIO_ROOT"]), directory, base_url)
+    click.echo(f"{count} files in {directory}. Serve them with the rule in "
+               f"{directory / 'nginx.conf'}, and set the number's fallback URL to "
+               f"{base_url.rstrip('/')}/voice.xml (method GET).")

@@ -29,7 +29,7 @@ SYSTEM_PROMPTS = (
 CALLBACK_PROMPTS = (
     "cb_intro", "cb_closed", "cb_confirm_number", "opt_confirm", "opt_other_number",
     "cb_enter_number", "cb_bad_number", "cb_topic", "cb_message", "cb_done", "cb_joined",
-    "cb_when_open", "cb_when_later", "cb_sms_follows", "opt_repeat_ref",
+    "cb_when_open", "cb_when_later", "cb_sms_follows", "opt_repeat_ref", "cb_unavailable",
     *(f"day_{i}" for i in range(7)),
 )
 # Values filled in at run time, and the prompts that may use them ({digit}: option prompts).

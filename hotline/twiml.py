@@ -44,16 +44,20 @@ def position_from(args: dict[str, str]) -> Position:
 
 
 def render(
-    turn: Turn, content: Content, audio: AudioLibrary, audio_url: Callable[[str], str]
+    turn: Turn, content: Content, audio: AudioLibrary, audio_url: Callable[[str], str],
+    listen_urls: Callable[[Position], tuple[str, str, str]] | None = None,
 ) -> str:
-    """The TwiML document for `turn`: speak, then gather one key (or hang up)."""
+    """The TwiML document for `turn`: speak, then gather one key (or hang up).
+
+    `listen_urls` gives (Gather action, Redirect after silence, method) for a position; by
+    default both are the step URL, with POST (the static export uses files, with GET)."""
     response = VoiceResponse()
     if turn.listen is None:
         for utterance in turn.say:
             _speak(response, utterance, content, audio, audio_url)
         response.hangup()
         return str(response)
-    url = step_url(turn.listen)
+    url, silence, method = (listen_urls or _step_urls)(turn.listen)
     if turn.record:
         for utterance in turn.say:
             _speak(response, utterance, content, audio, audio_url)
@@ -66,16 +70,21 @@ def render(
         response.redirect(url, method="POST")  # nothing was recorded: go on all the same
         return str(response)
     if turn.number_input:  # a phone number, ended by #
-        gather = Gather(action=url, method="POST", timeout=NUMBER_TIMEOUT_SECONDS,
+        gather = Gather(action=url, method=method, timeout=NUMBER_TIMEOUT_SECONDS,
                         finish_on_key="#", input="dtmf")
     else:
-        gather = Gather(action=url, method="POST", num_digits=1, timeout=GATHER_TIMEOUT_SECONDS,
+        gather = Gather(action=url, method=method, num_digits=1, timeout=GATHER_TIMEOUT_SECONDS,
                         finish_on_key="", input="dtmf")
     for utterance in turn.say:
         _speak(gather, utterance, content, audio, audio_url)
     response.append(gather)
-    response.redirect(url, method="POST")  # no key within the timeout: the same step, no Digits
+    response.redirect(silence, method=method)  # no key within the timeout: the step, no Digits
     return str(response)
+
+
+def _step_urls(at: Position) -> tuple[str, str, str]:
+    url = step_url(at)
+    return url, url, "POST"
 
 
 def _speak(
