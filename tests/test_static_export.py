@@ -78,7 +78,7 @@ def test_callbacks_and_sms_say_they_are_not_possible(exported):
     assert says[0] == content.text("en", "cb_unavailable")
     assert root.find("Gather").get("action").endswith("/p/en/main/0/next")
     root = fetch(exported, f"{BASE}/p/fr/amu/0/next", "2")
-    assert [s.text for s in root.iter("Say")][0] == content.text("fr", "sms_unavailable")
+    assert next(s.text for s in root.iter("Say")) == content.text("fr", "sms_unavailable")
 
 
 def test_nginx_rule_is_written(exported):
