@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline import mediator_sms, sms_engine, sms_state
+from hotline.callback_flow import callable_number
 from hotline.callback_requests import open_request
 from hotline.erasure import forget
 from hotline.privacy import redact
@@ -85,6 +86,9 @@ def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
         forget(services, number)
         return services.sms.text(lang, "forget_confirm")
     if reply.callback == "open":
+        if callable_number(number, services.config["COUNTRIES"]) is None:
+            log.warning("callback refused: %s is not a number we call back", redact(number))
+            return services.sms.text(lang, "cb_failed")
         if _too_many_requests(services, number):
             log.warning("callback request limit reached for %s", redact(number))
             return services.sms.text(lang, "cb_failed")

@@ -142,3 +142,11 @@ def test_sms_callback_requests_are_limited_per_day(app, times):
         sms_post(client, "RAPPEL")
         sms_post(client, "ANNULER")
     assert sms_replies(sms_post(client, "RAPPEL")) == [services.sms.text("fr", "cb_failed")]
+
+
+@pytest.mark.parametrize("number", ["+33612345678", "+3290012345"])
+def test_no_callback_to_foreign_or_premium_numbers_by_sms(app, number):
+    services = app.extensions["hotline"]
+    reply = sms_replies(sms_post(app.test_client(), "CALL", number=number))
+    assert reply == [services.sms.text("en", "cb_failed")]
+    assert services.redis.keys("cb:ticket:*") == []
