@@ -16,8 +16,11 @@ from hotline.turns import Caller, Position, Turn, Utterance, option_line, say
 __all__ = ["Caller", "Position", "Turn", "Utterance", "incoming", "respond", "utterances"]
 
 
-def incoming(content: Content) -> Turn:
-    """The first turn of a call: the language menu, or the welcome when only one language exists."""
+def incoming(content: Content, remembered: str | None = None) -> Turn:
+    """The first turn of a call: the welcome in the caller's remembered language (or the only
+    one); otherwise the language menu."""
+    if remembered in content.languages:
+        return _welcome(content, remembered)
     if len(content.languages) == 1:
         return _welcome(content, next(iter(content.languages)))
     return Turn(_language_options(content), Position(LANGUAGE_MENU))

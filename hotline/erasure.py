@@ -32,7 +32,7 @@ def forget(services: Services, number: str) -> int:
         pipe.zrem("cb:claims", ref)
         pipe.delete(f"cb:ticket:{ref}", f"cb:log:{ref}")
         pipe.execute()
-    r.delete(f"cb:by_number:{n}", f"cb:open:{n}", f"sms:session:{n}", f"sms:lang:{n}",
+    r.delete(f"cb:by_number:{n}", f"cb:open:{n}", f"sms:session:{n}", f"lang:{n}",
              f"sms:optout:{n}", *r.keys(f"sms:rate:{n}:*"), *r.keys(f"cb:rate:{n}:*"))
     log.info("forgot %s: %d ticket(s)", redact(number), len(refs))
     return len(refs)

@@ -2,7 +2,8 @@
 
 Keys (`<n>` is `Privacy.number_key(number)`):
 - `sms:session:<n>`  the SMS menu their numbers refer to; expires after SESSION_SECONDS
-- `sms:lang:<n>`     their chosen language; expires after PREFERENCE_SECONDS
+- `lang:<n>`         the number's chosen language, by SMS or on the voice line; expires after
+                     PREFERENCE_SECONDS
 - `sms:optout:<n>`   present while they have opted out (STOP); removed by START
 - `sms:seen:<MessageSid>`  the TwiML answered to that message, encrypted (a mediator's may hold
                            a number); a retried webhook gets it and nothing else; 1 day
@@ -24,7 +25,7 @@ SEEN_SECONDS = 24 * 3600
 
 def load(r: redis.Redis, n: str) -> Conversation:
     """The remembered state of number key `n`."""
-    node, lang, optout = r.mget(f"sms:session:{n}", f"sms:lang:{n}", f"sms:optout:{n}")
+    node, lang, optout = r.mget(f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}")
     return Conversation(
         lang=lang.decode() if lang else None,
         node=node.decode() if node else None,
@@ -38,12 +39,23 @@ def save(r: redis.Redis, n: str, reply: Reply) -> None:
     if reply.node is not None:
         pipe.set(f"sms:session:{n}", reply.node, ex=SESSION_SECONDS)
     if reply.lang is not None:
-        pipe.set(f"sms:lang:{n}", reply.lang, ex=PREFERENCE_SECONDS)
+        pipe.set(f"lang:{n}", reply.lang, ex=PREFERENCE_SECONDS)
     if reply.opted_out is True:
         pipe.set(f"sms:optout:{n}", "1")
     elif reply.opted_out is False:
         pipe.delete(f"sms:optout:{n}")
     pipe.execute()
+
+
+def remembered_language(r: redis.Redis, n: str) -> str | None:
+    """The language number key `n` chose last, if any."""
+    lang = r.get(f"lang:{n}")
+    return lang.decode() if lang else None
+
+
+def remember_language(r: redis.Redis, n: str, lang: str) -> None:
+    """Keep the language number key `n` chose, for PREFERENCE_SECONDS."""
+    r.set(f"lang:{n}", lang, ex=PREFERENCE_SECONDS)
 
 
 def is_opted_out(r: redis.Redis, n: str) -> bool:

@@ -7,6 +7,7 @@ already recorded, 1 day.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import replace
@@ -15,8 +16,9 @@ import redis
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from hotline import callback_flow, engine, outbox
+from hotline import callback_flow, engine, outbox, sms_state
 from hotline.callback_requests import open_request
+from hotline.content import LANGUAGE_MENU
 from hotline.privacy import InvalidToken, is_textable
 from hotline.services import Services
 from hotline.signatures import twilio_only
@@ -46,9 +48,15 @@ def _xml(response: VoiceResponse) -> Response:
 @bp.post("")
 @twilio_only
 def incoming() -> Response:
-    """A new call: the language menu."""
+    """A new call: the welcome in the caller's remembered language, else the language menu."""
     services = _services()
-    return _twiml(services, engine.incoming(services.content))
+    remembered = None
+    caller = request.form.get("From", "")
+    if callback_flow.callable_number(caller, services.config["COUNTRIES"]):
+        with contextlib.suppress(redis.RedisError):  # no memory today: the language menu
+            remembered = sms_state.remembered_language(
+                services.redis, services.privacy.number_key(caller))
+    return _twiml(services, engine.incoming(services.content, remembered))
 
 
 @bp.post("/step")
@@ -67,7 +75,16 @@ def step() -> Response:
                                             carry=services.privacy.encrypt(turn.keep_number)))
     if turn.open_ticket:
         turn = _open_ticket(services, at, turn.open_ticket, caller)
+    if at.node == LANGUAGE_MENU and turn.listen and turn.listen.lang and caller.number:
+        _remember_language(services, caller.number, turn.listen.lang)
     return _twiml(services, turn)
+
+
+def _remember_language(services: Services, number: str, lang: str) -> None:
+    try:
+        sms_state.remember_language(services.redis, services.privacy.number_key(number), lang)
+    except redis.RedisError:
+        log.warning("Redis unreachable: the language choice is not remembered")
 
 
 @bp.post("/recording")

@@ -117,7 +117,7 @@ def test_language_is_chosen_remembered_and_stored_under_a_hash(client, sms, redi
         sms.languages["en"].texts["language_set"]]
     assert sms_replies(sms_post(client, "INFO")) == [sms.menu("en", "main")]
     assert sms_replies(sms_post(client, "TAAL 4")) == [sms.languages["ar"].texts["language_set"]]
-    lang_keys = [k for k in redis_db.keys("sms:lang:*")]
+    lang_keys = list(redis_db.keys("lang:*"))
     assert len(lang_keys) == 1 and redis_db.get(lang_keys[0]) == b"ar"
     assert 0 < redis_db.ttl(lang_keys[0]) <= 90 * 24 * 3600
     session = redis_db.keys("sms:session:*")

@@ -192,3 +192,17 @@ def test_language_without_a_twilio_voice_gets_a_clear_fallback(app):
         assert first.get("language") == "fr-FR"
     finally:
         object.__setattr__(ar, "say_language", "ar-XA")
+
+
+def test_the_language_chosen_is_remembered_for_the_next_call(client, redis_db):
+    mobile = {"From": "+32470123456"}
+    first = twiml(twilio_post(client, "/voice", mobile))
+    assert len(first.find("Gather").findall("Say")) == 4  # the language menu
+    twiml(twilio_post(client, "/voice/step?node=languages&retry=0", {"Digits": "2", **mobile}))
+    again = twiml(twilio_post(client, "/voice", mobile))
+    says = again.find("Gather").findall("Say")
+    assert says[0].get("language") == "nl-BE" and "112" in says[0].text
+    assert says[-1].text.endswith("sterretje.")  # and how to change it
+    withheld = twiml(twilio_post(client, "/voice", {"From": "anonymous"}))
+    assert len(withheld.find("Gather").findall("Say")) == 4
+    assert not any(b"470123456" in k for k in redis_db.keys("*"))
