@@ -173,9 +173,9 @@ def _print_sms_costs(sms: SmsContent) -> None:
 @main.command()
 @click.option("--url", help="A running service, e.g. http://localhost:5000 (default: in-process).")
 @click.option("--keys", help="Keys to press, separated by spaces; '.' waits in silence.")
-@click.option("--caller", default="+32000000000", show_default=True,
-              help="The caller's number, as Twilio would send it.")
-def call(url: str | None, keys: str | None, caller: str) -> None:
+@click.option("--caller", help="The caller's number, as Twilio would send it "
+              "(default: an example Belgian mobile number; 'anonymous' to withhold it).")
+def call(url: str | None, keys: str | None, caller: str | None) -> None:
     """Call the line from this terminal and hear (read) what a caller hears."""
     from hotline.simulator import CallFailed, HttpLine, InProcessLine, PhoneCall, transcript
 
@@ -221,9 +221,9 @@ def call(url: str | None, keys: str | None, caller: str) -> None:
 @main.command()
 @click.argument("body", required=False)
 @click.option("--url", help="A running service, e.g. http://localhost:5000 (default: in-process).")
-@click.option("--number", default="+32470123456", show_default=True,
-              help="The texter's number, as Twilio would send it.")
-def sms(body: str | None, url: str | None, number: str) -> None:
+@click.option("--number", help="The texter's number, as Twilio would send it "
+              "(default: an example Belgian mobile number).")
+def sms(body: str | None, url: str | None, number: str | None) -> None:
     """Text the line: one message (BODY), or a conversation when BODY is left out."""
     from hotline.simulator import CallFailed, HttpLine, InProcessLine, Texter
 

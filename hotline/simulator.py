@@ -14,8 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
+import phonenumbers
 import requests
 from twilio.request_validator import RequestValidator
+
+
+# A caller's number for simulated calls: libphonenumber's example Belgian mobile number.
+EXAMPLE_MOBILE = phonenumbers.format_number(
+    phonenumbers.example_number_for_type("BE", phonenumbers.PhoneNumberType.MOBILE),
+    phonenumbers.PhoneNumberFormat.E164)
 
 
 class Line(Protocol):
@@ -96,14 +103,14 @@ class CallFailed(Exception):
 class PhoneCall:
     """One call to the line, driven key by key."""
 
-    def __init__(self, line: Line, auth_token: str, caller: str = "+32000000000",
+    def __init__(self, line: Line, auth_token: str, caller: str | None = None,
                  called: str = "+32000000001"):
         self.line = line
         self.validator = RequestValidator(auth_token)
         self.params = {
             "CallSid": "CA" + secrets.token_hex(16),
             "AccountSid": "AC" + "0" * 32,
-            "From": caller,
+            "From": caller or EXAMPLE_MOBILE,
             "To": called,
             "CallStatus": "in-progress",
             "Direction": "inbound",
@@ -184,10 +191,10 @@ class PhoneCall:
 class Texter:
     """A phone sending SMS to the line: each `send` is one signed POST /sms, like Twilio's."""
 
-    def __init__(self, line: Line, auth_token: str, number: str = "+32000000000"):
+    def __init__(self, line: Line, auth_token: str, number: str | None = None):
         self.line = line
         self.validator = RequestValidator(auth_token)
-        self.number = number
+        self.number = number or EXAMPLE_MOBILE
 
     def send(self, body: str) -> list[str]:
         """The texts the line answers `body` with (none when it stays silent)."""

@@ -9,13 +9,14 @@ from hotline.simulator import CallFailed, InProcessLine, PhoneCall, transcript
 from tests.conftest import TOKEN
 
 
-def test_simulator_walks_to_an_item_in_each_language(redis_server):
+def test_simulator_walks_to_an_item_in_each_language(redis_server, redis_db):
     from hotline import create_app
 
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_server.url})
     expected = {"1": "CPAS", "2": "OCMW", "3": "CPAS", "4": "CPAS"}
     for lang_digit, word in expected.items():
-        phone = PhoneCall(InProcessLine(app), TOKEN)
+        # a different caller each time: the line remembers a caller's language
+        phone = PhoneCall(InProcessLine(app), TOKEN, caller=f"+3247012345{lang_digit}")
         screen = phone.dial()
         assert len(screen.heard) == 4 and screen.gather_url
         phone.press(lang_digit)
@@ -25,7 +26,7 @@ def test_simulator_walks_to_an_item_in_each_language(redis_server):
         assert not screen.hung_up
 
 
-def test_silence_follows_the_redirect_and_ends_with_goodbye(redis_server):
+def test_silence_follows_the_redirect_and_ends_with_goodbye(redis_server, redis_db):
     from hotline import create_app
 
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_server.url})
