@@ -18,7 +18,6 @@ import phonenumbers
 import requests
 from twilio.request_validator import RequestValidator
 
-
 # A caller's number for simulated calls: libphonenumber's example Belgian mobile number.
 EXAMPLE_MOBILE = phonenumbers.format_number(
     phonenumbers.example_number_for_type("BE", phonenumbers.PhoneNumberType.MOBILE),
