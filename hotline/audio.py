@@ -9,6 +9,14 @@
 The text id is `text_id(lang, text)`: a changed text has another id, so it can never play stale
 audio, and a file's name (a hash of text, engine, voice and format) never changes meaning, so it
 can be cached forever. The manifest is re-read when its modification time changes.
+
+Human recordings live in `recordings/<lang>/<prompt key>.<ext>`, each with a sidecar
+`<prompt key>.txt` holding the exact text that was read aloud. `hotline audio build` converts a
+recording whose sidecar matches the prompt's current text into the telephone format, and lists it
+as the entry's file with `"engine": "recording"`, `"source"` (the recording's path) and
+`"rendered"` (the engine's file, kept as the fallback). A recording made from another text is
+stale: it is reported and never listed, so the rendered file plays. A listed recording whose
+source has been deleted falls back to the rendered file at once.
 """
 
 from __future__ import annotations
@@ -16,10 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+RECORDINGS = "recordings"
+RECORDING = "recording"  # the manifest's engine name for a human recording
+SIDECAR = ".txt"
+RECORDING_TYPES = (".wav", ".mp3", ".flac", ".ogg")  # what the converter reads
 
 
 def text_id(lang: str, text: str) -> str:
@@ -41,12 +54,24 @@ class AudioLibrary:
         entry = self._manifest().get(text_id(lang, text))
         if not entry or entry.get("text") != text:
             return None
-        name = str(entry.get("file", ""))
-        return name if name and (self.root / name).is_file() else None
+        candidates = [entry, entry.get("rendered") or {}]
+        source = self.root / str(entry.get("source"))
+        if entry.get("engine") == RECORDING and not source.is_file():
+            candidates = candidates[1:]  # the recording was taken away: play the rendered file
+        for candidate in candidates:
+            name = str(candidate.get("file", ""))
+            if name and (self.root / name).is_file():
+                return name
+        return None
 
     def texts_by_file(self) -> dict[str, str]:
         """Each listed file name with the text it speaks (the simulator shows it)."""
-        return {str(e.get("file")): str(e.get("text")) for e in self._manifest().values()}
+        texts = {}
+        for entry in self._manifest().values():
+            for part in (entry, entry.get("rendered") or {}):
+                if part.get("file"):
+                    texts[str(part["file"])] = str(entry.get("text"))
+        return texts
 
     def _manifest(self) -> dict[str, dict[str, Any]]:
         path = self.root / MANIFEST
@@ -64,3 +89,39 @@ class AudioLibrary:
                     self._files = {}  # a half-written manifest: speak with <Say> until it is whole
                 self._stamp = stamp
             return self._files
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A human recording of one prompt; `text` is its sidecar's text (None: no sidecar)."""
+
+    lang: str
+    key: str
+    path: Path
+    text: str | None
+
+    @property
+    def source(self) -> str:
+        """Its path inside the cache, as the manifest names it."""
+        return f"{RECORDINGS}/{self.lang}/{self.path.name}"
+
+    def matches(self, text: str) -> bool:
+        """True when it was recorded from exactly `text` (spacing aside)."""
+        return self.text is not None and self.text == " ".join(text.split())
+
+
+def find_recordings(root: Path | str) -> list[Recording]:
+    """Every audio file under `root/recordings/<lang>/`, with the text its sidecar states."""
+    base = Path(root) / RECORDINGS
+    found = []
+    for folder in sorted(p for p in base.glob("*") if p.is_dir()):
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() not in RECORDING_TYPES or not path.is_file():
+                continue
+            sidecar = path.with_suffix(SIDECAR)
+            try:
+                text: str | None = " ".join(sidecar.read_text(encoding="utf-8").split())
+            except (FileNotFoundError, UnicodeDecodeError):
+                text = None
+            found.append(Recording(folder.name, path.stem, path, text or None))
+    return found

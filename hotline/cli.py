@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from hotline import config
+from hotline.audio_cli import audio
 from hotline.content import ContentError, load_content
 from hotline.mediators import MediatorError
 from hotline.privacy import local_secret, redact
@@ -29,6 +30,9 @@ SANDBOX_ACCOUNT = "AC" + "0" * 32
 @click.group()
 def main() -> None:
     """hotline: the SMS and voice information line."""
+
+
+main.add_command(audio)
 
 
 def dev_auth_token(var_dir: Path) -> str:
@@ -53,6 +57,9 @@ def run(host: str, port: int, web_workers: int) -> None:
     """Start Redis (unless REDIS_URL is set), the web service and an RQ worker; Ctrl-C stops all."""
     settings = config.from_environment()
     _load_or_exit(settings["CONTENT_ROOT"])
+    from hotline.audio_build import ensure_audio
+
+    ensure_audio(settings["CONTENT_ROOT"], settings["AUDIO_ROOT"], echo=click.echo)
     var_dir: Path = settings["VAR_DIR"]
     env = dict(os.environ)
     embedded = None

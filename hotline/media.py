@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, send_from_directory
+from flask import Blueprint, Response, abort, current_app, send_from_directory
 
 from hotline.audio import MANIFEST
 
@@ -14,6 +14,8 @@ ONE_YEAR = 365 * 24 * 3600
 def file(name: str) -> Response:
     """One audio file (or the manifest, which changes and is never cached)."""
     root = current_app.extensions["hotline"].audio.root
+    if name.startswith("recordings/"):
+        abort(404)  # recordings are sources: the line plays their converted copies
     if name == MANIFEST:
         response = send_from_directory(root, name, max_age=0)
         response.headers["Cache-Control"] = "no-cache"

@@ -29,6 +29,15 @@ CALL = {
 }
 
 
+@pytest.fixture(autouse=True)
+def empty_audio_cache(request: pytest.FixtureRequest, tmp_path: Path,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the audio tests, an app sees an empty audio cache of its own (so it speaks with
+    <Say>), never the developer's rendered files."""
+    if not request.module.__name__.split(".")[-1].startswith("test_audio"):
+        monkeypatch.setenv("HOTLINE_AUDIO_ROOT", str(tmp_path / "audio_cache"))
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory):
     """A real redis-server on a free loopback port, private to this test run."""
