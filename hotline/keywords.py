@@ -9,8 +9,9 @@ from dataclasses import dataclass
 # Arabic-Indic (٠-٩) and Persian (۰-۹) digits read as 0-9.
 DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 # Arabic letters written several ways: hamza carriers and final forms folded to one letter.
+# Persian and Dari keyboards type ی and ک where Arabic ones type ي and ك: the same letters here.
 ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و",
-                             "ئ": "ي", "ـ": None})
+                             "ئ": "ي", "ـ": None, "ی": "ي", "ک": "ك"})
 EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
 MIN_TYPO_LENGTH = 4
 

@@ -101,7 +101,7 @@ def test_the_throttle_spaces_requests_across_engines_sharing_its_file(stub, tmp_
     for gtts in (first, second, first):
         gtts.speak(SHORT, "fr")
     times = [s.at for s in stub.seen]
-    assert all(b - a >= 0.28 for a, b in itertools.pairwise(times))
+    assert all(b - a >= 0.2 for a, b in itertools.pairwise(times))  # 0.3 s, less arrival jitter
 
 
 def test_an_unreachable_server_is_given_up_for_the_rest_of_the_run(tmp_path):

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+ROOT = Path(__file__).resolve().parent.parent
 WAVE_FORMAT_MULAW = 7
 STUB_SECONDS_PER_CHAR = 0.05  # the stub "speaks" a tone this long per character
 
@@ -87,9 +88,12 @@ def set_languages(root: Path, codes: list[str]) -> None:
 
 
 def offline_config(root: Path, **extra: Any) -> None:
-    """Write the content copy's audio.yaml: espeak-ng only (no test ever reaches the internet)."""
-    (root / "ivr_scripts" / "audio.yaml").write_text(
-        yaml.safe_dump({"engines": ["espeak-ng"], **extra}), encoding="utf-8")
+    """Write the content copy's audio.yaml: espeak-ng only (no test ever reaches the internet),
+    its default voices, but Dari's, which only the project's mapping gives (Persian)."""
+    shipped = yaml.safe_load((ROOT / "ivr_scripts" / "audio.yaml").read_text(encoding="utf-8"))
+    dari = {"prs": shipped["espeak-ng"]["languages"]["prs"]}
+    config = {"engines": ["espeak-ng"], "espeak-ng": {"languages": dari}, **extra}
+    (root / "ivr_scripts" / "audio.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
 
 
 def tone_mp3(seconds: float, rate: int = 24000) -> bytes:
