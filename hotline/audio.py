@@ -64,6 +64,13 @@ class AudioLibrary:
                 return name
         return None
 
+    def version(self) -> int | None:
+        """The manifest's modification time (ns): it changes with every build."""
+        try:
+            return (self.root / MANIFEST).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
     def texts_by_file(self) -> dict[str, str]:
         """Each listed file name with the text it speaks (the simulator shows it)."""
         texts = {}

@@ -83,8 +83,7 @@ def run(host: str, port: int, web_workers: int) -> None:
     commands = {
         "web": [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers",
                 str(web_workers), "--access-logfile", "-", "hotline.wsgi:app"],
-        "worker": [str(bin_dir / "rq"), "worker", "--url", env["REDIS_URL"], "--with-scheduler",
-                   "hotline"],
+        "worker": [str(bin_dir / "hotline"), "worker"],
     }
     processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
     subprocess.run([str(bin_dir / "hotline"), "schedule"], env=env, check=False)
@@ -368,3 +367,20 @@ def export_static(directory: Path, base_url: str) -> None:
     click.echo(f"{count} files in {directory}. Serve them with the rule in "
                f"{directory / 'nginx.conf'}, and set the number's fallback URL to "
                f"{base_url.rstrip('/')}/voice.xml (method GET).")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then stop.")
+def worker(burst: bool) -> None:
+    """An RQ worker (with its scheduler) for the `hotline` queue, the content loaded once.
+
+    Like `rq worker --with-scheduler hotline`, but the services are built before the worker
+    forks a process per job, so each job starts warm instead of importing and loading again."""
+    from rq import Queue, Worker
+
+    from hotline.outbox import QUEUE
+    from workers import jobs
+
+    found = jobs.services()
+    Worker([Queue(QUEUE, connection=found.redis)], connection=found.redis).work(
+        with_scheduler=True, burst=burst)

@@ -10,6 +10,7 @@ Keys:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import redis
@@ -21,8 +22,13 @@ from hotline.privacy import Privacy, normalize_number
 ROLES = ("mediator", "admin")
 SEEN_SECONDS = 15 * 60
 _hasher = PasswordHasher()
-# Verifying against this keeps a wrong login as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps a wrong login as slow as a wrong password (made on first
+    use: hashing at import would slow every process that imports this module)."""
+    return _hasher.hash("not a password")
 
 
 class MediatorError(ValueError):
@@ -102,7 +108,7 @@ class Mediators:
         """The active account when `password` is right, else None (always as slow)."""
         stored = self.r.hget(f"med:{login.strip().lower()}", "password")
         try:
-            _hasher.verify(stored.decode() if stored else _DUMMY_HASH, password)
+            _hasher.verify(stored.decode() if stored else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         mediator = self.get(login.strip().lower()) if stored else None

@@ -30,6 +30,8 @@ class Services:
     audio: AudioLibrary
     privacy: Privacy
     _redis: redis.Redis | None = field(default=None, repr=False)
+    # TwiML documents of the menus, by (turn, time slice): see hotline.voice._twiml
+    rendered: dict[Any, str] = field(default_factory=dict, repr=False)
 
     @property
     def redis(self) -> redis.Redis:

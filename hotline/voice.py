@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 from dataclasses import replace
 
 import redis
@@ -27,6 +28,8 @@ from hotline.twiml import position_from, render
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
+RENDER_SECONDS = 10
+RENDERED_MAX = 4096
 
 
 def _services() -> Services:
@@ -34,10 +37,19 @@ def _services() -> Services:
 
 
 def _twiml(services: Services, turn: engine.Turn) -> Response:
-    body = render(
-        turn, services.content, services.audio,
-        lambda name: url_for("audio.file", name=name, _external=False),
-    )
+    """The turn as TwiML. The menus' documents are the same for every caller, so each is rendered
+    once per audio build and RENDER_SECONDS (a removed recording stops playing after at most
+    that); callback steps, which speak a caller's number or reference, are never kept."""
+    personal = turn.listen is not None and "." in turn.listen.node
+    key = (turn, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
+    body = None if personal else services.rendered.get(key)
+    if body is None:
+        body = render(turn, services.content, services.audio,
+                      lambda name: url_for("audio.file", name=name, _external=False))
+        if not personal:
+            if len(services.rendered) >= RENDERED_MAX:
+                services.rendered.clear()
+            services.rendered[key] = body
     return Response(body, mimetype="text/xml")
 
 

@@ -87,6 +87,7 @@ def test_no_number_in_clear_after_an_end_to_end_run(app, sandbox, twilio_env, ca
     run_worker(twilio_env)
     assert len(sandbox.messages) == 2  # the item by SMS, the callback confirmation
     values = every_value(services.redis)
+    values += [body.encode() for body in services.rendered.values()]  # kept TwiML documents
     logs = caplog.text.encode()
     for number in NUMBERS:
         for form in digits_of(number):

@@ -17,7 +17,7 @@ from hotline.store import free_port
 BIN = Path(sys.executable).parent
 
 
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 30) -> dict:
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert process.poll() is None, "hotline run exited early"
@@ -33,7 +33,8 @@ def test_run_serves_calls_and_stops_everything_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL")}
     env.update(HOTLINE_VAR_DIR=str(tmp_path), PORT=str(port), REDIS_PORT=str(redis_port))
-    service = subprocess.Popen([BIN / "hotline", "run"], env=env, stdout=subprocess.PIPE,
+    log = (tmp_path / "run.log").open("w")  # a file, not a pipe nobody reads while it runs
+    service = subprocess.Popen([BIN / "hotline", "run"], env=env, stdout=log,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         health = wait_for(f"http://127.0.0.1:{port}/healthz", service)
@@ -60,7 +61,9 @@ def test_run_serves_calls_and_stops_everything_on_ctrl_c(tmp_path):
         assert client.smembers("rq:workers"), "no RQ worker registered"
     finally:
         os.killpg(service.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
-        output, _ = service.communicate(timeout=40)
+        service.wait(timeout=60)
+        log.close()
+    output = (tmp_path / "run.log").read_text()
     assert "hotline is running on http://localhost:" in output
     assert "hotline call --url" in output
     try:

@@ -37,10 +37,10 @@ def app(twilio_env, redis_db):
 
 
 def run_worker(env: dict[str, str]) -> None:
-    """A real `rq worker` process that works the queue until it is empty, then exits."""
+    """A real worker process (`hotline worker`, an RQ worker) that works the queue until it is
+    empty, then exits."""
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--url", env["REDIS_URL"],
-         "hotline"],
+        [str(Path(sys.executable).parent / "hotline"), "worker", "--burst"],
         env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
