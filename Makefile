@@ -20,10 +20,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check hotline workers tests
+	$(BIN)/ruff check hotline workers tests bench
 
 check: $(STAMP)
 	$(BIN)/hotline check
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,84 @@
+"""The audio build, timed: a full offline build of every language into an empty cache, then a
+no-op incremental build of all languages, each as the command an operator types.
+
+The cache is the bench's own (HOTLINE_AUDIO_ROOT), never the checkout's `audio_cache/`; its
+recordings folder is copied in, so that recordings are converted as they would be. Offline only:
+nothing leaves the machine (and without --offline the build would ask gTTS for better voices).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.stack import BIN, PROJECT_ROOT
+
+# `hotline audio ...` when the command is registered; else the same click group, run directly.
+DIRECT = [sys.executable, "-c", "import sys; from hotline.audio_cli import audio; "
+          "sys.argv[0] = 'hotline audio'; audio()"]
+
+
+@dataclass
+class BuildTiming:
+    label: str
+    command: str
+    wall_seconds: float   # the whole command, interpreter start-up and imports included
+    own_seconds: float | None  # what the builder reports for its own work
+    summary: str
+    returncode: int
+
+
+@dataclass
+class AudioTimings:
+    available: bool
+    how: str  # how it was invoked, or why it could not be
+    builds: list[BuildTiming]
+
+
+def audio_command() -> tuple[list[str] | None, str]:
+    """The command prefix for `audio build`, and a sentence saying which one it is."""
+    probe = subprocess.run([str(BIN / "hotline"), "audio", "--help"], capture_output=True,
+                           text=True, timeout=60, cwd=PROJECT_ROOT)
+    if probe.returncode == 0:
+        return [str(BIN / "hotline"), "audio"], "`hotline audio build`"
+    direct = subprocess.run([*DIRECT, "--help"], capture_output=True, text=True, timeout=60,
+                            cwd=PROJECT_ROOT)
+    if direct.returncode == 0:
+        return DIRECT, ("`hotline audio` is not registered in the `hotline` command yet; the "
+                        "same click group (`hotline.audio_cli.audio`) was run directly")
+    return None, "there is no `hotline audio build` command (nor `hotline.audio_cli`)"
+
+
+def run(audio_root: Path, timeout: float = 300) -> AudioTimings:
+    """Build into the empty `audio_root` (full), then again (no-op)."""
+    command, how = audio_command()
+    if command is None:
+        return AudioTimings(False, how, [])
+    if audio_root.exists():
+        shutil.rmtree(audio_root)
+    audio_root.mkdir(parents=True)
+    recordings = PROJECT_ROOT / "audio_cache" / "recordings"
+    if recordings.is_dir():
+        shutil.copytree(recordings, audio_root / "recordings")
+    env = {**os.environ, "HOTLINE_AUDIO_ROOT": str(audio_root)}
+    shown = "hotline audio" if command[0].endswith("hotline") else "python -c '…audio_cli.audio()'"
+    builds = []
+    for label in ("full offline build, all languages", "no-op incremental build, all languages"):
+        args = [*command, "build", "--offline"]
+        started = time.perf_counter()
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=PROJECT_ROOT)
+        wall = time.perf_counter() - started
+        lines = [line for line in done.stdout.splitlines() if line.strip()]
+        summary = lines[0] if lines else (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        own = re.search(r"\(([\d.]+) s\)", summary)
+        builds.append(BuildTiming(label, f"HOTLINE_AUDIO_ROOT=<bench cache> {shown} build "
+                                         f"--offline", wall, float(own.group(1)) if own else None,
+                                  summary, done.returncode))
+    return AudioTimings(True, how, builds)

@@ -1,0 +1,29 @@
+"""The baseline: a bare Flask route that answers a TwiML document of a given size and does nothing
+else (no signature check, no form parsing, no engine). Served by gunicorn with the hotline's own
+settings, it is what the webhook figures are divided by.
+
+`POST /twiml/<size>` answers exactly `size` bytes of text/xml.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+app = Flask(__name__)
+_HEAD = b'<?xml version="1.0" encoding="UTF-8"?><Response><Say>'
+_TAIL = b"</Say></Response>"
+_documents: dict[int, bytes] = {}
+
+
+def document(size: int) -> bytes:
+    """A well-formed TwiML document of exactly `size` bytes (at least the bare tags)."""
+    found = _documents.get(size)
+    if found is None:
+        found = _HEAD + b"x" * max(0, size - len(_HEAD) - len(_TAIL)) + _TAIL
+        _documents[size] = found
+    return found
+
+
+@app.post("/twiml/<int:size>")
+def twiml(size: int) -> Response:
+    return Response(document(size), mimetype="text/xml")

@@ -1,0 +1,146 @@
+"""The callback queue under contention: 10,000 waiting tickets across the languages, 16 mediators
+taking the next one at the same time, each thread with its own Redis connection.
+
+Then, for reference, one taker alone over 1,000 more tickets: the uncontended cost.
+Runs against a Redis server of its own (an `EmbeddedRedis`, started with the settings `hotline
+run` uses) so that the stack's data and maintenance job are untouched. Checks that every ticket
+was taken exactly once, by the mediator whose claim it holds.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from hotline.callbacks import CallbackQueue
+from hotline.privacy import Privacy
+from hotline.store import EmbeddedRedis
+
+# Share of the tickets per language, and the languages of each of the 16 mediators: some speak
+# one, some two, one speaks all four; every language has several.
+LANGUAGE_SHARES = {"fr": 0.35, "ar": 0.30, "nl": 0.20, "en": 0.15}
+MEDIATOR_LANGUAGES = [["fr"], ["fr"], ["ar"], ["ar"], ["nl"], ["en"], ["fr", "ar"], ["fr", "ar"],
+                      ["nl", "fr"], ["nl", "en"], ["en", "ar"], ["fr", "en"], ["ar", "nl"],
+                      ["fr", "nl", "en", "ar"], ["ar"], ["fr"]]
+
+
+@dataclass
+class QueueResult:
+    tickets: int
+    takers: int
+    fill_seconds: float
+    take_seconds: float
+    latencies: list[float] = field(default_factory=list)  # one per successful take_next
+    taken: int = 0
+    distinct: int = 0
+    missing: int = 0
+    duplicates: int = 0
+    wrong_claims: int = 0
+    left_waiting: int = 0
+    server_usec: dict[str, float] = field(default_factory=dict)  # Redis's own time per command
+    alone: list[float] = field(default_factory=list)  # take_next with one taker, no contention
+    per_language: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exactly_once(self) -> bool:
+        return (self.taken == self.tickets == self.distinct and not self.missing
+                and not self.duplicates and not self.wrong_claims and not self.left_waiting)
+
+
+def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -> QueueResult:
+    """Fill the queues, let `takers` threads empty them, check the outcome."""
+    rng = random.Random(seed)
+    with EmbeddedRedis(workdir / "queue-redis") as server:
+        client = redis.Redis.from_url(server.url)
+        queue = CallbackQueue(client)
+        privacy = Privacy(b"bench-secret-key-for-numbers-0123")
+        langs = list(LANGUAGE_SHARES)
+        created: dict[str, str] = {}
+        started = time.perf_counter()
+        for i in range(tickets):
+            lang = rng.choices(langs, weights=list(LANGUAGE_SHARES.values()))[0]
+            number = f"+32{470_000_000 + i}"
+            ref, joined = queue.request(privacy.number_key(number), privacy.encrypt(number),
+                                        lang, "cpas")
+            if joined:
+                raise RuntimeError(f"ticket {i} joined {ref}: numbers must differ")
+            created[ref] = lang
+        fill = time.perf_counter() - started
+        client.config_resetstat()
+
+        barrier = threading.Barrier(takers)
+        taken: list[list[tuple[str, str, str]]] = [[] for _ in range(takers)]
+        latencies: list[list[float]] = [[] for _ in range(takers)]
+        errors: list[BaseException] = []
+
+        def take(index: int) -> None:
+            own = CallbackQueue(redis.Redis.from_url(server.url))  # its own connection
+            mediator = f"mediator{index:02d}"
+            mine = MEDIATOR_LANGUAGES[index % len(MEDIATOR_LANGUAGES)]
+            try:
+                barrier.wait()
+                while True:
+                    t0 = time.perf_counter()
+                    ticket = own.take_next(mediator, mine)
+                    elapsed = time.perf_counter() - t0
+                    if ticket is None:
+                        return
+                    latencies[index].append(elapsed)
+                    taken[index].append((ticket.ref, mediator, ticket.lang))
+            except BaseException as exc:  # reported below, never lost in a thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=take, args=(i,)) for i in range(takers)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        take_seconds = time.perf_counter() - started
+        if errors:
+            raise RuntimeError(f"a taker failed: {errors[0]!r}") from errors[0]
+
+        result = QueueResult(tickets, takers, fill, take_seconds,
+                             [x for per in latencies for x in per])
+        flat = [t for per in taken for t in per]
+        refs = [ref for ref, _, _ in flat]
+        result.taken, result.distinct = len(refs), len(set(refs))
+        result.duplicates = len(refs) - len(set(refs))
+        result.missing = len(set(created) - set(refs))
+        pipe = client.pipeline()
+        for ref, _, _ in flat:
+            pipe.hmget(f"cb:ticket:{ref}", "status", "mediator")
+        for (_ref, mediator, _), (status, holder) in zip(flat, pipe.execute(), strict=True):
+            if status != b"claimed" or (holder or b"").decode() != mediator:
+                result.wrong_claims += 1
+        result.left_waiting = sum(int(client.zcard(f"cb:queue:{lang}")) for lang in langs)
+        for _, _, lang in flat:
+            result.per_language[lang] = result.per_language.get(lang, 0) + 1
+        stats = client.info("commandstats")
+        for name in ("evalsha", "hgetall"):
+            entry = stats.get(f"cmdstat_{name}")
+            if entry:
+                result.server_usec[name] = float(entry["usec_per_call"])
+        result.alone = _alone(queue, privacy, langs, 1000)
+        client.close()
+    return result
+
+
+def _alone(queue: CallbackQueue, privacy: Privacy, langs: list[str], count: int) -> list[float]:
+    """take_next latencies of a single taker over `count` fresh tickets: the uncontended cost."""
+    for i in range(count):
+        number = f"+32{480_000_000 + i}"
+        queue.request(privacy.number_key(number), privacy.encrypt(number), langs[i % len(langs)],
+                      "cpas")
+    latencies = []
+    while True:
+        t0 = time.perf_counter()
+        ticket = queue.take_next("alone", langs)
+        if ticket is None:
+            return latencies
+        latencies.append(time.perf_counter() - t0)

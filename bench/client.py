@@ -1,0 +1,177 @@
+"""A small HTTP/1.1 client on asyncio, cheap enough not to be the bottleneck.
+
+Requests are prepared as bytes beforehand (`http_request`). A `Connection` keeps its socket
+between requests when the server allows it and opens a new one when the server answers
+`Connection: close` (gunicorn's sync workers always do). `closed_loop` keeps N connections busy
+for a fixed time and records every request's latency, connect time included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+TIMEOUT_SECONDS = 10.0
+
+
+def http_request(host: str, port: int, target: str, params: dict[str, str],
+                 headers: dict[str, str] | None = None) -> bytes:
+    """A form POST of `params` to `target` (path and query), as bytes ready to write."""
+    body = urlencode(params).encode()
+    lines = [f"POST {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive",
+             "Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}",
+             "User-Agent: hotline-bench", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    seconds: float  # from the connect (or the first byte written) to the last byte read
+
+
+class Connection:
+    """One client connection to host:port, reopened whenever the server closes it.
+
+    Plain non-blocking sockets driven by the event loop (`sock_connect`, `sock_recv`): a third
+    of the CPU that asyncio's streams spend per request, which matters when the client shares
+    two cores with the server."""
+
+    def __init__(self, host: str, port: int, timeout: float = TIMEOUT_SECONDS):
+        self.address = (host, port)
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+
+    async def send(self, request: bytes) -> Response:
+        """Write `request`, read the whole answer. Raises OSError (ConnectionError when the
+        server hangs up mid-answer) or TimeoutError."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        reused = self.sock is not None
+        async with asyncio.timeout(self.timeout):
+            try:
+                return await self._exchange(loop, request, started)
+            except OSError:
+                self.close()
+                if not reused:
+                    raise
+            # A kept-alive socket the server had closed meanwhile: once more, on a new one.
+            return await self._exchange(loop, request, started)
+
+    async def _exchange(self, loop: asyncio.AbstractEventLoop, request: bytes,
+                        started: float) -> Response:
+        if self.sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                await loop.sock_connect(sock, self.address)
+            except BaseException:
+                sock.close()
+                raise
+            self.sock = sock
+        sock = self.sock
+        await loop.sock_sendall(sock, request)
+        buffer = b""
+        head_end, length, close, status = -1, -1, False, 0
+        while True:
+            data = await loop.sock_recv(sock, 65536)
+            if not data:
+                if head_end >= 0 and length < 0:  # no Content-Length: the body ends with EOF
+                    break
+                raise ConnectionError("the server closed the connection mid-answer")
+            buffer += data
+            if head_end < 0:
+                head_end = buffer.find(b"\r\n\r\n")
+                if head_end < 0:
+                    continue
+                head = buffer[:head_end + 2].lower()
+                status = int(buffer[9:12])
+                close = b"\r\nconnection: close" in head or buffer.startswith(b"HTTP/1.0")
+                at = head.find(b"\r\ncontent-length:")
+                if at >= 0:
+                    length = int(head[at + 17:head.index(b"\r\n", at + 2)])
+                else:
+                    close = True
+            if length >= 0 and len(buffer) >= head_end + 4 + length:
+                break
+        body = buffer[head_end + 4:] if length < 0 else buffer[head_end + 4:head_end + 4 + length]
+        seconds = time.perf_counter() - started
+        if close:
+            self.close()
+        return Response(status, body, seconds)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+
+@dataclass
+class LoopResult:
+    """What a closed loop measured: latencies of answered requests (seconds), failures."""
+
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time during the loop: the client's cost
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get(200, 0)
+
+    @property
+    def errors(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s != 200) + sum(self.failures.values())
+
+    def merge(self, other: LoopResult) -> None:
+        self.seconds += other.seconds
+        self.cpu_seconds += other.cpu_seconds
+        self.latencies += other.latencies
+        for status, n in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + n
+        for kind, n in other.failures.items():
+            self.failures[kind] = self.failures.get(kind, 0) + n
+
+
+async def closed_loop(host: str, port: int, next_request: Callable[[], bytes],
+                      connections: int, seconds: float) -> LoopResult:
+    """Keep `connections` connections each sending one request after another for `seconds`."""
+    result = LoopResult()
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        connection = Connection(host, port)
+        latencies, statuses = result.latencies, result.statuses
+        while time.perf_counter() < deadline:
+            try:
+                response = await connection.send(next_request())
+            except (OSError, TimeoutError) as exc:
+                kind = type(exc).__name__
+                result.failures[kind] = result.failures.get(kind, 0) + 1
+                connection.close()
+                continue
+            latencies.append(response.seconds)
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+        connection.close()
+
+    cpu, started = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - cpu
+    return result
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of `values`; 0.0 when there are none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered), math.ceil(p / 100 * len(ordered))) - 1)]

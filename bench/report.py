@@ -1,0 +1,506 @@
+"""bench/RESULTS.md from the measured results: tables, each target met or MISSED, and why."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING, Any
+
+from bench.client import percentile
+from bench.costs import ESTIMATE_WPM
+
+if TYPE_CHECKING:
+    from bench.run import Results
+
+RATIO_TARGET = 0.8
+P99_TARGET_MS = 25.0
+QUEUE_P99_TARGET_MS = 5.0
+FIRST_CALL_TARGET = 25.0
+KNOWN_LANGUAGE_TARGET = 12.0
+NOOP_BUILD_TARGET = 1.0
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "**MISSED**"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def table(header: list[str], rows: list[list[Any]], align: str = "") -> list[str]:
+    """A markdown table; `align` gives 'l' or 'r' per column (default: first left, rest right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(":--" if a == "l" else "--:" for a in align) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def render(r: Results) -> str:
+    """The whole document."""
+    out = ["# Benchmarks: speed, cost and scale of the hotline", "",
+           f"Written by `make bench` on {r.machine.get('date', '?')}. Every figure below comes "
+           "from that one run; re-run it to refresh them (see the end). The webhook figures are "
+           "ratios to a bare Flask route measured in the same minute, because this machine is "
+           "shared and noisy (see *Who used the CPU*).", ""]
+    if r.errors:
+        out += ["**Some phases failed**; their figures are missing:", ""]
+        out += [f"- {name}: `{error}`" for name, error in r.errors.items()]
+        out.append("")
+    out += _summary(r)
+    out += _machine(r)
+    out += _webhooks(r)
+    out += _queue(r)
+    out += _load(r)
+    out += _costs(r)
+    out += _audio(r)
+    out += _memory(r)
+    out += _rerun(r)
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --- the summary --------------------------------------------------------------------------------
+
+
+def _ratio(c: Any) -> float:
+    return statistics.median(c.round_ratios) if c.round_ratios else 0.0
+
+
+def _caller_worst(r: Results, lang: str, attr: str) -> float:
+    return max((getattr(t, attr) for t in r.caller if t.lang == lang), default=0.0)
+
+
+def _summary(r: Results) -> list[str]:
+    rows = []
+    for c in r.webhooks:
+        ratio = _ratio(c)
+        rows.append([f"webhook {c.name}: throughput vs bare route", f"≥ {RATIO_TARGET}",
+                     f"{ratio:.2f}", verdict(ratio >= RATIO_TARGET)])
+    for c in r.webhooks:
+        p99 = percentile(c.hotline.latencies, 99) * 1000
+        rows.append([f"webhook {c.name}: p99 at {r.settings.connections} connections",
+                     f"< {P99_TARGET_MS:.0f} ms", f"{p99:.1f} ms", verdict(p99 < P99_TARGET_MS)])
+    if r.queue:
+        q = r.queue
+        p99 = percentile(q.latencies, 99) * 1000
+        rows.append([f"callback queue: take_next p99, {q.tickets:,} waiting, {q.takers} takers",
+                     f"< {QUEUE_P99_TARGET_MS:.0f} ms", f"{p99:.1f} ms",
+                     verdict(p99 < QUEUE_P99_TARGET_MS)])
+        rows.append(["callback queue: every ticket taken exactly once", "yes",
+                     "yes" if q.exactly_once else "no", verdict(q.exactly_once)])
+    if r.load:
+        errors = sum(r.load.errors.values())
+        rows.append([f"load: errors, {r.settings.callers} callers + {r.settings.texters} "
+                     f"texters, {r.load.seconds:.0f} s", "0", str(errors), verdict(errors == 0)])
+        rows.append(["load: p99 of all requests", "(none set)",
+                     f"{percentile(r.load.all_latencies, 99) * 1000:.1f} ms", "-"])
+        drained = r.load.drain_seconds is not None
+        rows.append(["load: RQ queue drains afterwards", "drains",
+                     f"in {r.load.drain_seconds:.1f} s" if drained else
+                     f"not within {r.load.drain_waited:.0f} s ({r.load.jobs_waiting_after} left)",
+                     verdict(drained)])
+    if r.caller:
+        langs = list(dict.fromkeys(t.lang for t in r.caller))
+        worst = {lang: _caller_worst(r, lang, "first_early") for lang in langs}
+        rows.append(["caller time, first call, to any item (worst item per language)",
+                     f"< {FIRST_CALL_TARGET:.0f} s",
+                     ", ".join(f"{lang} {s:.0f} s" for lang, s in worst.items()),
+                     verdict(max(worst.values()) < FIRST_CALL_TARGET)])
+        known = {lang: _caller_worst(r, lang, "known_early") for lang in langs}
+        implemented = r.remembered[0] if r.remembered else None
+        note = {True: "", False: " (not remembered yet)", None: " (not checked)"}[implemented]
+        rows.append([f"caller time, language remembered, to any item{note}",
+                     f"< {KNOWN_LANGUAGE_TARGET:.0f} s",
+                     ", ".join(f"{lang} {s:.0f} s" for lang, s in known.items()),
+                     verdict(bool(implemented) and max(known.values()) < KNOWN_LANGUAGE_TARGET)])
+    if r.audio and r.audio.builds:
+        noop = r.audio.builds[-1]
+        rows.append(["audio: no-op incremental build, all languages (the whole command)",
+                     f"about {NOOP_BUILD_TARGET:.0f} s (≤ {NOOP_BUILD_TARGET * 1.5:g})",
+                     f"{noop.wall_seconds:.1f} s",
+                     verdict(noop.wall_seconds <= NOOP_BUILD_TARGET * 1.5
+                             and noop.returncode == 0)])
+        full = r.audio.builds[0]
+        rows.append(["audio: full offline build, all languages", "(none set)",
+                     f"{full.wall_seconds:.1f} s", "-"])
+    elif r.audio:
+        rows.append(["audio build", f"about {NOOP_BUILD_TARGET:.0f} s (no-op)", "not measured: "
+                     + r.audio.how, "-"])
+    web = [v for k, v in r.memory.items() if k.startswith("gunicorn worker")]
+    if web:
+        rows.append(["memory: one web worker after the load (VmRSS)", "(none set)",
+                     f"{max(v or 0 for v in web):.0f} MiB", "-"])
+    if r.memory.get("rq worker"):
+        rows.append(["memory: the RQ worker after the load (VmRSS)", "(none set)",
+                     f"{r.memory['rq worker']:.0f} MiB", "-"])
+    return ["## Summary", "", *table(["what", "target", "measured", ""], rows, "lrrl")]
+
+
+# --- machine and commands -----------------------------------------------------------------------
+
+
+def _machine(r: Results) -> list[str]:
+    out = ["## Machine and commands", ""]
+    rows = [[k, v] for k, v in r.machine.items()]
+    rows.append(["load average at the end", r.load_average_end])
+    out += table(["", ""], rows, "ll")
+    out += ["Commands, exactly as run (the stack's from `/proc/<pid>/cmdline`):", "", "```"]
+    out += [f"# {name}\n{command}" for name, command in r.commands.items()]
+    out += ["```", "", "`hotline run` got this environment (the rest is the caller's):", ""]
+    out += [f"- `{k}={v}`" for k, v in r.stack_env.items()]
+    out += ["", "`HOTLINE_VAR_DIR` and `HOTLINE_AUDIO_ROOT` point into the bench's temporary "
+            "folder: the checkout's `var/` and `audio_cache/` are not touched. The SMS daily cap "
+            "is raised so that the load's SMS-by-voice never hit the production cap of 2,000 "
+            "mid-run. No `TWILIO_ACCOUNT_SID`: outgoing SMS go to `hotline run`'s Twilio "
+            "sandbox, on loopback.", "", "Settings: " + ", ".join(
+                f"{k}={v}" for k, v in vars(r.settings).items() if k not in ("output", "keep")),
+            "", "Time per phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in r.phases.items()), ""]
+    return out
+
+
+def _cpu(shares: dict[str, float]) -> list[str]:
+    rows = [[role, f"{share:.2f}"] for role, share in shares.items() if share >= 0.005
+            or role == "whole machine"]
+    return table(["process", "cores busy (1.00 = one core all the time)"], rows)
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+
+def _webhooks(r: Results) -> list[str]:
+    s = r.settings
+    out = ["## 1. Webhooks: throughput and latency, as a ratio to a bare route", "",
+           f"{s.connections} concurrent connections from an asyncio client (non-blocking sockets, "
+           "HTTP/1.1 keep-alive offered; gunicorn's sync workers answer `Connection: close`, so "
+           "every request opens a connection, and its latency includes the connect). Every "
+           "hotline request is signed as Twilio signs it and the signature is checked "
+           "(`TWILIO_AUTH_TOKEN` set). Baseline: `bench/bare_app.py`, a Flask route answering a "
+           "TwiML document of the same byte size, under the hotline's own gunicorn command line "
+           f"(copied from `/proc`, only the address and app changed). Each case alternates "
+           f"{s.slice_seconds:g} s of hotline and {s.slice_seconds:g} s of baseline, {s.rounds} "
+           "times (the order flips each round), after an untimed warm-up; the ratio is the median "
+           "of the per-round ratios, so a noisy moment affects both sides of its round alike.", ""]
+    if not r.webhooks:
+        return [*out, "Not measured (the phase failed).", ""]
+    playing = [c.name for c in r.webhooks if c.plays]
+    out += [("The voice answers play the audio files of the cache built in section 5 "
+             "(`<Play>`, as in production once `hotline audio build` has run)" if playing else
+             "The voice answers use `<Say>` (no audio cache was available)") + ".", ""]
+    rows = []
+    for c in r.webhooks:
+        h, b = c.hotline, c.bare
+        hr, br = h.ok / h.seconds, b.ok / b.seconds
+        hp99, bp99 = percentile(h.latencies, 99), percentile(b.latencies, 99)
+        rows.append([c.name, f"{statistics.mean(c.sizes):.0f}", f"{hr:,.0f}", f"{br:,.0f}",
+                     f"**{_ratio(c):.2f}** ({min(c.round_ratios):.2f}–{max(c.round_ratios):.2f})",
+                     ms(percentile(h.latencies, 50)), ms(hp99), ms(percentile(b.latencies, 50)),
+                     ms(bp99), f"{hp99 / bp99:.1f}×" if bp99 else "-",
+                     f"{h.errors} / {b.errors}"])
+    out += table(["case", "answer bytes", "hotline req/s", "bare req/s",
+                  "ratio (rounds min–max)", "hotline p50 ms", "hotline p99 ms", "bare p50 ms",
+                  "bare p99 ms", "p99 vs bare", "errors h / b"], rows)
+    client = [c.hotline.cpu_seconds / c.hotline.seconds for c in r.webhooks]
+    client_b = [c.bare.cpu_seconds / c.bare.seconds for c in r.webhooks]
+    best_bare = max(c.bare.ok / c.bare.seconds for c in r.webhooks)
+    needed = s.connections / (P99_TARGET_MS / 1000)
+    out += [f"The client itself used {min(client):.2f}–{max(client):.2f} of a core while "
+            f"driving the hotline and {min(client_b):.2f}–{max(client_b):.2f} while driving the "
+            "baseline, out of the machine's two: it shares them with the server, which lowers "
+            "the baseline more than the hotline (the ratio flatters the hotline a little).", "",
+            f"On latency: with {s.connections} requests always in flight on 2 sync workers, a "
+            "request mostly waits its turn; the mean latency is the connections divided by the "
+            f"throughput (Little's law). A p99 under {P99_TARGET_MS:.0f} ms at {s.connections} "
+            f"connections needs well over {needed:,.0f} requests/s (the bare route reached "
+            f"{best_bare:,.0f}/s at best here), so the hotline's p99 follows from its "
+            "throughput: raise one and the other falls. " + _bare_p99(r), ""]
+    if r.webhook_cpu:
+        out += ["Who used the CPU during the webhook phase (bench and both servers included):", ""]
+        out += _cpu(r.webhook_cpu)
+    out += _profiles(r)
+    return out
+
+
+def _bare_p99(r: Results) -> str:
+    bare = [percentile(c.bare.latencies, 99) * 1000 for c in r.webhooks]
+    if min(bare) >= P99_TARGET_MS:
+        return (f"Even the bare route's p99 is {min(bare):.0f}–{max(bare):.0f} ms here: at "
+                f"{r.settings.connections} connections this server configuration (2 sync "
+                "workers on 2 cores, shared with the client) cannot meet the p99 target whatever "
+                "the app does.")
+    return (f"The bare route's p99 is {min(bare):.0f}–{max(bare):.0f} ms: the server "
+            "configuration itself can meet the target; the hotline's extra work per request is "
+            "what pushes its p99 over.")
+
+
+def _profiles(r: Results) -> list[str]:
+    missed = [c.name for c in r.webhooks if _ratio(c) < RATIO_TARGET
+              or percentile(c.hotline.latencies, 99) * 1000 >= P99_TARGET_MS]
+    out = ["### Profile of the webhook path", ""]
+    if not r.profiles:
+        return [*out, "No profile (the phase failed)." if "profile" in r.errors else
+                "Not needed: every webhook target was met.", ""]
+    out += [f"Targets missed for: {', '.join(missed) or 'none'}. The hotline app was built in "
+            "the bench's process with the stack's settings (its Redis, keys and audio cache) and "
+            "called through WSGI directly with the same signed requests, timed, then under "
+            "cProfile; the bare app the same way. No HTTP server here: the per-request cost of "
+            "gunicorn, the sockets and the client is what separates these figures from the "
+            "HTTP ones.", ""]
+    rows = [[p.case, f"{p.hotline_us:,.0f}", f"{p.bare_us:,.0f}",
+             f"{p.hotline_us - p.bare_us:,.0f}"] for p in r.profiles]
+    out += table(["case", "hotline µs/request", "bare µs/request", "the app's own work µs"], rows)
+    out += ["The largest parts, per case: " + "; ".join(
+        f"{p.case}: " + ", ".join(f"{label.strip()} {share:.0%}" for label, share in sorted(
+            (part for part in p.parts if not part[0].startswith("  ")),
+            key=lambda part: -part[1])[:3]) for p in r.profiles) + ".", ""]
+    for p in r.profiles:
+        out += [f"**{p.case}**: where a request's time goes (share of the profiled time; µs: that "
+                "share of the time without the profiler):", ""]
+        out += table(["component", "share", "≈ µs"],
+                     [[label.replace("  of which", "↳ of which"), f"{share:.0%}",
+                       f"{share * p.hotline_us:,.0f}"] for label, share in p.parts])
+        out += ["The functions behind it, by cumulative time per request (those wrapping "
+                "everything left out; nested rows overlap; times inflated by the profiler):", ""]
+        out += table(["function", "calls/request", "cumulative µs", "own µs", "share"],
+                     [[f"`{h.where}`", f"{h.calls_per_request:g}", f"{h.cumulative_us:,.0f}",
+                       f"{h.own_us:,.0f}", f"{h.share:.0%}"] for h in p.hotspots])
+        out += ["Most own time:", ""]
+        out += table(["function", "calls/request", "own µs", "share"],
+                     [[f"`{h.where}`", f"{h.calls_per_request:g}", f"{h.own_us:,.0f}",
+                       f"{h.own_us / p.hotline_us:.0%}" if p.hotline_us else "-"]
+                      for h in p.own])
+    return out
+
+
+# --- callback queue -----------------------------------------------------------------------------
+
+
+def _queue(r: Results) -> list[str]:
+    out = ["## 2. Callback queue: take_next under contention", ""]
+    q = r.queue
+    if q is None:
+        return [*out, "Not measured (the phase failed).", ""]
+    out += [f"{q.tickets:,} waiting tickets ({', '.join(f'{k} {v:,}' for k, v in sorted(q.per_language.items()))}) "  # noqa: E501
+            f"filled in {q.fill_seconds:.1f} s through `CallbackQueue.request`, on a Redis server "
+            f"of the bench's own (started as `hotline run` starts it). {q.takers} threads, each "
+            "a mediator with one to four languages and its own Redis connection, call "
+            "`take_next` until nothing is left for them.", ""]
+    rows = [[f"{q.takers} takers at once", f"{len(q.latencies):,}",
+             ms(percentile(q.latencies, 50)), ms(percentile(q.latencies, 99)),
+             ms(max(q.latencies, default=0)), f"{len(q.latencies) / q.take_seconds:,.0f}"]]
+    if q.alone:
+        rows.append(["1 taker alone (reference)", f"{len(q.alone):,}",
+                     ms(percentile(q.alone, 50)), ms(percentile(q.alone, 99)),
+                     ms(max(q.alone)), "-"])
+    out += table(["", "takes", "p50 ms", "p99 ms", "max ms", "takes/s"], rows)
+    out += [f"Exactly once: {q.taken:,} taken, {q.distinct:,} distinct, {q.missing} never taken, "
+            f"{q.duplicates} taken twice, {q.wrong_claims} not held by their taker, "
+            f"{q.left_waiting} left waiting: **{'yes' if q.exactly_once else 'NO'}**.", ""]
+    if q.server_usec:
+        evalsha = q.server_usec.get("evalsha", 0)
+        hgetall = q.server_usec.get("hgetall", 0)
+        p99 = percentile(q.latencies, 99) * 1000
+        out += [f"Where the time goes (Redis's own `INFO commandstats`): a `take_next` is two "
+                f"scripts (expire overdue claims, take the oldest) at {evalsha:.0f} µs each plus "
+                f"an `HGETALL` at {hgetall:.0f} µs, about {2 * evalsha + hgetall:.0f} µs of "
+                "Redis time. The rest of a take's latency is waiting: for Redis, which runs one "
+                "command at a time, and above all for the GIL and the 2 cores shared by 16 "
+                "Python threads in one process (the single taker shows the uncontended cost)."
+                + (f" The p99 of {p99:.1f} ms is that queueing, not the scripts."
+                   if p99 >= QUEUE_P99_TARGET_MS else ""), ""]
+    return out
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+def _load(r: Results) -> list[str]:
+    s = r.settings
+    out = ["## 3. Load: callers and texters on the real stack", ""]
+    ld = r.load
+    if ld is None:
+        return [*out, "Not measured (the phase failed).", ""]
+    out += [f"{s.callers} simulated callers and {s.texters} texters for {ld.seconds:.0f} s "
+            "(`bench/load.py`: each caller follows the TwiML, thinks 0.5–2 s, presses an offered "
+            "key mostly, a wrong key or nothing sometimes, asks for items by SMS and for "
+            "callbacks, leaves voice messages, hangs up now and then, then calls again).", ""]
+    rows = []
+    for kind, values in ld.latencies.items():
+        rows.append([kind, f"{len(values):,}", f"{len(values) / ld.seconds:.1f}",
+                     ms(percentile(values, 50)), ms(percentile(values, 99)), ms(max(values))])
+    every = ld.all_latencies
+    rows.append(["all", f"{len(every):,}", f"{len(every) / ld.seconds:.1f}",
+                 ms(percentile(every, 50)), ms(percentile(every, 99)), ms(max(every, default=0))])
+    out += table(["requests", "count", "per second", "p50 ms", "p99 ms", "max ms"], rows)
+    errors = sum(ld.errors.values())
+    out += [f"**Errors: {errors}**" + (": " + ", ".join(f"{k} ×{v}" for k, v in ld.errors.items())
+                                       if errors else "") + ".", ""]
+    out += table(["calls", "key presses and redirects", "line hung up", "caller hung up",
+                  "items asked by SMS", "callback tickets", "voice messages", "texts",
+                  "texts unanswered"],
+                 [[f"{ld.calls:,}", f"{ld.steps:,}", f"{ld.line_hung_up:,}",
+                   f"{ld.caller_hung_up:,}", f"{len(ld.sms_asked):,}", f"{ld.tickets:,}",
+                   f"{ld.recordings:,}", f"{ld.texts:,}", f"{ld.texts_unanswered:,}"]])
+    expected = len(ld.sms_asked) + ld.tickets
+    drained = (f"drained in **{ld.drain_seconds:.1f} s**" if ld.drain_seconds is not None else
+               f"**did not drain** within {ld.drain_waited:.0f} s: {ld.jobs_waiting_after} jobs "
+               "left")
+    out += ["The RQ queue (`hotline`):", ""]
+    job_p50 = percentile(ld.job_seconds, 50) if ld.job_seconds else 0.0
+    out += table(["most queued during the load", "queued at the end", "afterwards",
+                  "jobs/s while draining", "finished", "failed", "job run time p50 s",
+                  "SMS the sandbox received / asked for"],
+                 [[ld.queue_max, ld.queue_at_end, drained, f"{ld.drain_rate:.1f}",
+                   ld.jobs_finished, ld.jobs_failed, f"{job_p50:.2f}",
+                   f"{ld.sandbox_sms} / {expected}"]])
+    if ld.drain_seconds is None and ld.drain_rate > 0:
+        out += [f"At {ld.drain_rate:.1f} jobs/s the {ld.jobs_waiting_after} left would take about "
+                f"{ld.jobs_waiting_after / ld.drain_rate:.0f} s more. During the load SMS were "
+                f"asked for at {expected / ld.seconds:.1f}/s: faster than the worker sends them.",
+                ""]
+    out += _job_profile(r)
+    if r.load_cpu:
+        out += ["Who used the CPU during the load:", ""]
+        out += _cpu(r.load_cpu)
+    return out
+
+
+def _job_profile(r: Results) -> list[str]:
+    jp = r.job_profile
+    if jp is None:
+        return []
+    out = ["Where a job's time would go in a cold process: a plain `rq worker` forks a process "
+           "for every job, which then imports the job's module and builds its services before "
+           "sending; `hotline worker` does both once, before RQ forks, so its jobs start warm. "
+           "One SMS job run in a fresh (cold) process, timed by phase:", ""]
+    if jp.error:
+        return [*out, f"(could not run: `{jp.error}`)", ""]
+    out += table(["phase", "seconds"], [[k, f"{v:.3f}"] for k, v in jp.phases.items()])
+    phases = list(jp.phases.values())
+    if len(phases) == 3 and sum(phases):
+        out += [f"Starting up (imports and services) is {(phases[0] + phases[1]) / sum(phases):.0%}"
+                f" of the job; the sending itself {phases[2] / sum(phases):.0%}.", ""]
+    if jp.imports:
+        out += ["The modules whose own import work is heaviest (`python -X importtime -c 'import "
+                "workers.jobs'`; *own*: the module's code alone, *cumulative*: with what it "
+                "imports), which a cold process pays:", ""]
+        out += table(["module", "own s", "cumulative s"],
+                     [[f"`{m}`", f"{own:.3f}", f"{total:.3f}"] for m, own, total in jp.imports])
+    return out
+
+
+# --- cost and caller time -----------------------------------------------------------------------
+
+
+def _costs(r: Results) -> list[str]:
+    out = ["## 4. Cost and caller time", "", "### SMS segments per template and language", ""]
+    if r.sms:
+        rows_, per_lang = r.sms
+        langs = list(per_lang)
+        rows = []
+        for row in rows_:
+            values = [row.segments[lang] for lang in langs if lang in row.segments]
+            rows.append([f"`{row.name}`", *(
+                (f"{row.segments[lang]}{' U' if row.ucs2[lang] else ''}"
+                 if lang in row.segments else "") for lang in langs),
+                f"{statistics.mean(values):.2f}", max(values)])
+        rows.append(["**mean**", *(f"{per_lang[lang][0]:.2f}" for lang in langs), "", ""])
+        rows.append(["**worst**", *(str(per_lang[lang][1]) for lang in langs), "", ""])
+        rows.append(["budget", *(str(per_lang[lang][2]) for lang in langs), "", ""])
+        out += ["From `SmsContent.all_texts()` (menus assembled, placeholders filled with a "
+                "sample) and `segments.cost`. `U`: sent as UCS-2. `*`: the multilingual texts.", ""]
+        out += table(["template", *langs, "mean", "worst"], rows)
+        over = [(row.name, lang) for row in rows_ for lang in langs
+                if lang in row.segments and row.segments[lang] > per_lang[lang][2]]
+        out += ["Over budget: " + (", ".join(f"{n} ({lang})" for n, lang in over) or "none") + ".",
+                ""]
+    out += ["### Caller time: seconds of audio from pickup to the first sentence of information",
+            ""]
+    if not r.caller:
+        return [*out, "Not measured (the phase failed).", ""]
+    measured, estimated = r.durations_measured, r.durations_estimated
+    source = (f"durations of the rendered files (`seconds` in the bench cache's manifest, "
+              f"espeak-ng offline at its configured rate) for all {measured} prompts involved"
+              if not estimated else
+              f"**an estimate** for {estimated} of {measured + estimated} prompts (no rendered "
+              f"file: {ESTIMATE_WPM} words per minute), the rendered files' durations for the rest")
+    out += [f"Every path the engine offers from pickup to each information item, in each "
+            f"language, timed from {source}. Audio only: Twilio's gaps between prompts and the "
+            "caller's reaction time come on top. *Pressing at their option*: the caller presses "
+            "as soon as their own option has been said (Twilio's `<Gather>` stops the prompts "
+            "at the key); *in full*: they hear every menu to its end.", ""]
+    rows = []
+    langs = list(dict.fromkeys(t.lang for t in r.caller))
+    for lang in langs:
+        mine = [t for t in r.caller if t.lang == lang]
+
+        def span(attr: str, rows_: list[Any] = mine) -> str:
+            values = [getattr(t, attr) for t in rows_]
+            return f"{min(values):.0f} / {statistics.mean(values):.0f} / {max(values):.0f}"
+
+        worst = max(mine, key=lambda t: t.first_early)
+        rows.append([lang, span("first_early"), span("first_full"), span("known_early"),
+                     span("known_full"), worst.item])
+    out += table(["language", "first call, pressing at their option (quickest / mean / worst "
+                  "item)", "first call, in full", "language known, pressing at their option",
+                  "language known, in full", "slowest item to reach"], rows)
+    remembered = r.remembered
+    if remembered is not None:
+        out += [("Remembered language: **implemented**. Checked on the running stack: a number "
+                 f"that chose a language and calls again hears {remembered[1]}. The *language "
+                 "known* columns are that second call.") if remembered[0] else
+                ("Remembered language: **not implemented**: a number that chose a language and "
+                 f"calls again hears {remembered[1]}. The *language known* columns are what "
+                 "such a call would take, from the welcome on; today every call takes the first "
+                 "call's time."), ""]
+    out += ["Where the seconds go, each stage heard in full (seconds):", ""]
+    parts = r.caller_parts
+    stages = list(next(iter(parts.values()))) if parts else []
+    out += table(["language", *stages],
+                 [[lang, *(f"{a:.1f}" if a == b else f"{a:.1f}–{b:.1f}"
+                           for a, b in parts[lang].values())] for lang in parts])
+    return out
+
+
+# --- audio and memory ---------------------------------------------------------------------------
+
+
+def _audio(r: Results) -> list[str]:
+    out = ["## 5. Audio build", ""]
+    a = r.audio
+    if a is None:
+        return [*out, "Not measured (the phase failed).", ""]
+    if not a.available:
+        return [*out, f"Not measured: {a.how}.", ""]
+    out += [f"Invoked as {a.how}, into a cache of the bench's own (the checkout's "
+            "`audio_cache/` is not touched), `--offline` (espeak-ng only: nothing leaves the "
+            "machine). *Whole command*: wall time of the process, interpreter start and imports "
+            "included; *builder*: the time the builder reports for its own work.", ""]
+    out += table(["build", "whole command s", "builder s", "exit", "its summary"],
+                 [[b.label, f"{b.wall_seconds:.2f}",
+                   f"{b.own_seconds:.1f}" if b.own_seconds is not None else "-", b.returncode,
+                   b.summary.replace("|", "/")] for b in a.builds])
+    return out
+
+
+def _memory(r: Results) -> list[str]:
+    out = ["## 6. Memory after the load", ""]
+    if not r.memory:
+        return [*out, "Not measured.", ""]
+    out += ["VmRSS from `/proc/<pid>/status`, right after the load and the drain:", ""]
+    out += table(["process", "MiB"], [[k, f"{v:.1f}" if v is not None else "gone"]
+                                     for k, v in r.memory.items()])
+    return out
+
+
+def _rerun(_: Results) -> list[str]:
+    return ["## How to re-run", "", "```sh",
+            "make bench                          # about 4 minutes; writes bench/RESULTS.md",
+            "BENCH_LOAD_SECONDS=15 make bench    # a shorter load",
+            "BENCH_KEEP=1 make bench             # keep the logs and Redis data of the run",
+            "```", "",
+            "Other settings (`BENCH_CALLERS`, `BENCH_TEXTERS`, `BENCH_CONNECTIONS`, "
+            "`BENCH_SLICE_SECONDS`, `BENCH_ROUNDS`, `BENCH_DRAIN_SECONDS`, `BENCH_TICKETS`, "
+            "`BENCH_TAKERS`, `BENCH_OUTPUT`) are described at the top of `bench/run.py`. It needs "
+            "nothing but the project's virtualenv, uses loopback only, and stops every process "
+            "it started before it exits. Run it on a quiet machine: the webhook ratios hold on a "
+            "noisy one, the absolute figures move with whatever else runs.", ""]

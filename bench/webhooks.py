@@ -1,0 +1,284 @@
+"""Webhook throughput and latency: four signed Twilio webhooks against the real gunicorn, each
+beside the bare route answering a document of the same size, in alternating slices.
+
+Cases (each rotates through every language, so every document size the line sends is in it):
+- incoming call: POST /voice (the language menu);
+- menu step: the main menu's key for a submenu;
+- information item: a submenu's (or the main menu's) key for an item;
+- SMS keyword reply: POST /sms, a help or topic keyword of some language, each from a new number
+  with a new MessageSid (so neither the reply limit nor the retry detection kicks in).
+The baseline request for a hotline request carries the same form and headers, to
+`/twiml/<size of the hotline's answer>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from twilio.request_validator import RequestValidator
+
+from bench.client import Connection, LoopResult, closed_loop, http_request
+from hotline.content import LANGUAGE_MENU, Content
+from hotline.engine import Position
+from hotline.twiml import step_url
+
+HOST = "127.0.0.1"
+ACCOUNT = "AC" + "0" * 32
+CASES = ("incoming call", "menu step", "information item", "SMS keyword reply")
+SMS_TARGETS = ("help", "cpas", "money", "amu", "asylum", "learning")
+SMS_FIRST_NUMBER = 470_000_000  # +32 470 00 00 00: Belgian mobiles, one per SMS
+VOICE_NUMBER = "+32468123456"  # never texts: the line has no language remembered for it
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One request as Twilio would make it, before signing: path and query, form fields."""
+
+    target: str
+    params: dict[str, str]
+
+
+def call_params(number: str, **extra: str) -> dict[str, str]:
+    """The fields Twilio posts on a voice webhook."""
+    return {"CallSid": "CA" + secrets.token_hex(16), "AccountSid": ACCOUNT, "From": number,
+            "To": "+3225550000", "CallStatus": "in-progress", "Direction": "inbound", **extra}
+
+
+def sms_params(number: str, body: str) -> dict[str, str]:
+    """The fields Twilio posts for an incoming SMS, with a new MessageSid."""
+    return {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": ACCOUNT, "From": number,
+            "To": "+3225550000", "Body": body, "NumMedia": "0"}
+
+
+class Signer:
+    """Turns webhooks into signed request bytes for one server, as Twilio signs them."""
+
+    def __init__(self, token: str, port: int):
+        self.validator = RequestValidator(token)
+        self.port = port
+
+    def signature(self, hook: Webhook) -> str:
+        return self.validator.compute_signature(f"http://{HOST}:{self.port}{hook.target}",
+                                                hook.params)
+
+    def request(self, hook: Webhook, target: str | None = None, port: int | None = None) -> bytes:
+        """The signed request; `target`/`port` send the same bytes elsewhere (the baseline)."""
+        return http_request(HOST, port or self.port, target or hook.target, hook.params,
+                            {"X-Twilio-Signature": self.signature(hook)})
+
+
+def voice_variants(content: Content) -> dict[str, list[Webhook]]:
+    """The voice cases, each a list of webhooks rotating through the languages."""
+    langs = list(content.languages)
+    main = content.nodes[content.start]
+    number = VOICE_NUMBER
+    incoming = [Webhook("/voice", call_params(number)) for _ in langs]
+    menus, items = [], []
+    for lang in langs:
+        for option in main.options:
+            target = content.nodes.get(option.goto or "")
+            if target is not None and target.type == "menu":
+                menus.append(Webhook(step_url(Position(main.name, lang)),
+                                     call_params(number, Digits=option.digit)))
+        for node in content.nodes.values():
+            if node.type != "menu":
+                continue
+            for option in node.options:
+                target = content.nodes.get(option.goto or "")
+                if target is not None and target.type == "info":
+                    items.append(Webhook(step_url(Position(node.name, lang)),
+                                         call_params(number, Digits=option.digit)))
+    return {"incoming call": incoming, "menu step": menus, "information item": items}
+
+
+def sms_keywords(content_root: Path) -> list[str]:
+    """The first keyword of each help and topic target in each language."""
+    table = yaml.safe_load((content_root / "sms_templates" / "keywords.yaml").read_text())
+    keywords = table["keywords"]
+    return [words[0] for target in SMS_TARGETS for words in keywords.get(target, {}).values()]
+
+
+@dataclass
+class SmsStream:
+    """Endless SMS webhooks, each from a new number with a new MessageSid, keywords in turn.
+    Requests are signed ahead of the timed windows (`prepare`) so signing costs the client
+    nothing while it measures; it signs on the spot only if it runs out."""
+
+    signer: Signer
+    keywords: list[str]
+    first: int = SMS_FIRST_NUMBER  # numbers are +32<first + n>
+    issued: int = 0
+    ready: list[bytes] = field(default_factory=list)
+    _next: int = 0
+
+    def webhook(self, n: int) -> Webhook:
+        number = f"+32{self.first + n}"
+        return Webhook("/sms", sms_params(number, self.keywords[n % len(self.keywords)]))
+
+    def prepare(self, count: int) -> None:
+        """Have at least `count` signed requests waiting."""
+        self.ready = self.ready[self._next:]
+        self._next = 0
+        while len(self.ready) < count:
+            self.ready.append(self.signer.request(self.webhook(self.issued)))
+            self.issued += 1
+
+    def __call__(self) -> bytes:
+        if self._next < len(self.ready):
+            self._next += 1
+            return self.ready[self._next - 1]
+        self.issued += 1
+        return self.signer.request(self.webhook(self.issued - 1))
+
+
+def cycle(items: list[bytes]) -> Callable[[], bytes]:
+    """A request source that goes round `items`."""
+    iterator: Iterator[bytes] = iter(())
+
+    def take() -> bytes:
+        nonlocal iterator
+        try:
+            return next(iterator)
+        except StopIteration:
+            iterator = iter(items)
+            return next(iterator)
+
+    return take
+
+
+@dataclass
+class Workload:
+    """One case: its request source on the hotline and on the baseline."""
+
+    name: str
+    hotline: Callable[[], bytes]
+    bare: Callable[[], bytes]
+    sizes: list[int]
+    plays: bool = False  # its answers play audio files (else <Say>)
+    sms: SmsStream | None = None
+
+
+async def _probe(port: int, requests: list[bytes], what: str) -> tuple[list[int], bool]:
+    """Send each request once: their answers' sizes, and whether any plays an audio file.
+    Raises when one is not a 200 TwiML document."""
+    connection = Connection(HOST, port)
+    sizes: list[int] = []
+    plays = False
+    try:
+        for request in requests:
+            response = await connection.send(request)
+            if response.status != 200 or b"<Response" not in response.body:
+                raise RuntimeError(f"{what}: answered {response.status}: "
+                                   f"{response.body[:200]!r}")
+            sizes.append(len(response.body))
+            plays = plays or b"<Play>" in response.body
+    finally:
+        connection.close()
+    return sizes, plays
+
+
+async def workloads(content: Content, token: str, port: int, bare_port: int) -> list[Workload]:
+    """The four cases, probed once (every answer must be 200 TwiML) to size the baseline."""
+    signer = Signer(token, port)
+    out = []
+    for name, hooks in voice_variants(content).items():
+        requests = [signer.request(h) for h in hooks]
+        sizes, plays = await _probe(port, requests, name)
+        bare = [signer.request(h, f"/twiml/{size}", bare_port) for h, size in zip(hooks, sizes,
+                                                                                 strict=True)]
+        out.append(Workload(name, cycle(requests), cycle(bare), sizes, plays))
+    stream = SmsStream(signer, sms_keywords(content.root))
+    probes = [stream.webhook(n) for n in range(len(stream.keywords))]
+    stream.issued = len(probes)
+    sizes, _ = await _probe(port, [signer.request(h) for h in probes], "SMS keyword reply")
+    bare = [signer.request(h, f"/twiml/{size}", bare_port) for h, size in zip(probes, sizes,
+                                                                             strict=True)]
+    out.append(Workload("SMS keyword reply", stream, cycle(bare), sizes, sms=stream))
+    return out
+
+
+@dataclass
+class Comparison:
+    """One case measured on both servers, slice by slice."""
+
+    name: str
+    sizes: list[int]
+    plays: bool = False
+    hotline: LoopResult = field(default_factory=LoopResult)
+    bare: LoopResult = field(default_factory=LoopResult)
+    round_ratios: list[float] = field(default_factory=list)
+
+
+async def compare(loads: list[Workload], port: int, bare_port: int, connections: int,
+                  seconds: float, rounds: int, warmup: float,
+                  progress: Callable[[str], None] = print) -> list[Comparison]:
+    """Alternate hotline and baseline slices of `seconds`, `rounds` times per case (the order
+    flips each round), after an untimed warm-up of each."""
+    results = [Comparison(load.name, load.sizes, load.plays) for load in loads]
+    for load in loads:
+        if load.sms:
+            load.sms.prepare(int(2000 * warmup) + 1000)
+        await closed_loop(HOST, port, load.hotline, connections, warmup)
+        await closed_loop(HOST, bare_port, load.bare, connections, warmup)
+    rate = 1500.0
+    for round_no in range(rounds):
+        for load, result in zip(loads, results, strict=True):
+            if load.sms:
+                load.sms.prepare(int(rate * seconds * 1.5) + 500)
+            pair: dict[str, LoopResult] = {}
+            order = ("hotline", "bare") if round_no % 2 == 0 else ("bare", "hotline")
+            for side in order:
+                target_port, source = ((port, load.hotline) if side == "hotline"
+                                       else (bare_port, load.bare))
+                pair[side] = await closed_loop(HOST, target_port, source, connections, seconds)
+            h, b = pair["hotline"], pair["bare"]
+            result.hotline.merge(h)
+            result.bare.merge(b)
+            ratio = (h.ok / h.seconds) / (b.ok / b.seconds) if b.ok and h.seconds else 0.0
+            result.round_ratios.append(ratio)
+            rate = max(rate, h.ok / h.seconds if h.seconds else 0)
+            progress(f"  {load.name:<20} round {round_no + 1}/{rounds}: hotline "
+                     f"{h.ok / h.seconds:7.0f}/s, bare {b.ok / b.seconds:7.0f}/s, "
+                     f"ratio {ratio:.2f}")
+    return results
+
+
+def remembers_language(content: Content, token: str, port: int) -> tuple[bool, str]:
+    """Does a second call skip the language menu? Checked live: a number calls, picks the second
+    language, hangs up, calls again. Returns (remembered, what the second call heard)."""
+    signer = Signer(token, port)
+    number = "+32469000001"
+    lang = list(content.languages)[1 if len(content.languages) > 1 else 0]
+
+    async def main() -> tuple[bool, str]:
+        connection = Connection(HOST, port)
+        try:
+            first = await connection.send(signer.request(Webhook("/voice", call_params(number))))
+            chosen = await connection.send(signer.request(Webhook(
+                step_url(Position(LANGUAGE_MENU)), call_params(number, Digits="2"))))
+            again = await connection.send(signer.request(Webhook("/voice", call_params(number))))
+        finally:
+            connection.close()
+        if again.body == first.body:
+            return False, "the language menu again"
+        if again.body == chosen.body:
+            return True, f"the welcome in {lang}, as after choosing it"
+        return True, "something other than the language menu"
+
+    return asyncio.run(main())
+
+
+def run(content: Content, token: str, port: int, bare_port: int, connections: int,
+        seconds: float, rounds: int, warmup: float) -> list[Comparison]:
+    """Probe, warm up and compare every case; see `compare`."""
+
+    async def main() -> list[Comparison]:
+        loads = await workloads(content, token, port, bare_port)
+        return await compare(loads, port, bare_port, connections, seconds, rounds, warmup)
+
+    return asyncio.run(main())
