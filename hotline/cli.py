@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -20,6 +22,7 @@ from hotline.mediators import MediatorError
 from hotline.privacy import local_secret, redact
 from hotline.segments import cost
 from hotline.services import Services
+from hotline.simulator import CallFailed, Line, PhoneCall, Texter, transcript
 from hotline.sms_content import SmsContent, load_sms_content
 from hotline.store import EmbeddedRedis
 from hotline.twilio_sandbox import TwilioSandbox
@@ -183,17 +186,37 @@ def _print_sms_costs(sms: SmsContent) -> None:
               "(default: an example Belgian mobile number; 'anonymous' to withhold it).")
 def call(url: str | None, keys: str | None, caller: str | None) -> None:
     """Call the line from this terminal and hear (read) what a caller hears."""
-    from hotline.simulator import CallFailed, HttpLine, InProcessLine, PhoneCall, transcript
+    with _simulated_line(url) as (line, token):
+        _call(PhoneCall(line, token, caller=caller), keys)
+
+
+@contextlib.contextmanager
+def _simulated_line(url: str | None) -> Iterator[tuple[Line, str]]:
+    """The line to call or text: a running service at `url`, else the app in this process (with
+    a throwaway Redis when REDIS_URL is not set); and the auth token to sign with."""
+    from hotline.simulator import HttpLine, InProcessLine
 
     settings = config.from_environment()
     token = os.environ.get("TWILIO_AUTH_TOKEN") or dev_auth_token(settings["VAR_DIR"])
     if url:
-        line = HttpLine(url)
-    else:
-        from hotline import create_app
+        yield HttpLine(url), token
+        return
+    from hotline import create_app
 
-        line = InProcessLine(create_app({"TWILIO_AUTH_TOKEN": token, "PUBLIC_BASE_URL": None}))
-    phone = PhoneCall(line, token, caller=caller)
+    embedded = None
+    redis_url = settings["REDIS_URL"]
+    if not redis_url:
+        embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hotline-simulator-")))
+        redis_url = embedded.start()
+    try:
+        yield InProcessLine(create_app({"TWILIO_AUTH_TOKEN": token, "PUBLIC_BASE_URL": None,
+                                        "REDIS_URL": redis_url})), token
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+def _call(phone: PhoneCall, keys: str | None) -> None:
     scripted = shlex.split(keys) if keys is not None else None
     try:
         screen = phone.dial()
@@ -231,23 +254,11 @@ def call(url: str | None, keys: str | None, caller: str | None) -> None:
               "(default: an example Belgian mobile number).")
 def sms(body: str | None, url: str | None, number: str | None) -> None:
     """Text the line: one message (BODY), or a conversation when BODY is left out."""
-    from hotline.simulator import CallFailed, HttpLine, InProcessLine, Texter
+    with _simulated_line(url) as (line, token):
+        _text(Texter(line, token, number), body)
 
-    settings = config.from_environment()
-    token = os.environ.get("TWILIO_AUTH_TOKEN") or dev_auth_token(settings["VAR_DIR"])
-    embedded = None
-    if url:
-        line = HttpLine(url)
-    else:
-        from hotline import create_app
 
-        redis_url = settings["REDIS_URL"]
-        if not redis_url:  # a throwaway server: the conversation lasts this session
-            embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hotline-sms-")))
-            redis_url = embedded.start()
-        line = InProcessLine(create_app({"TWILIO_AUTH_TOKEN": token, "PUBLIC_BASE_URL": None,
-                                         "REDIS_URL": redis_url}))
-    texter = Texter(line, token, number)
+def _text(texter: Texter, body: str | None) -> None:
     try:
         messages = [body] if body is not None else None
         while True:
@@ -266,9 +277,6 @@ def sms(body: str | None, url: str | None, number: str | None) -> None:
         sys.exit(1)
     except (EOFError, click.Abort):
         click.echo("")
-    finally:
-        if embedded:
-            embedded.stop()
 
 
 @main.group()
