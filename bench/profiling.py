@@ -195,7 +195,8 @@ import workers.jobs as jobs
 t1 = time.perf_counter()
 services = jobs.services()
 t2 = time.perf_counter()
-token = services.privacy.encrypt("+32470999999")
+from hotline.simulator import EXAMPLE_MOBILE
+token = services.privacy.encrypt(EXAMPLE_MOBILE)
 jobs.send_sms(token, "bench: one job, timed", "bench-profile-%d" % time.time_ns())
 t3 = time.perf_counter()
 print(json.dumps({"import workers.jobs (hotline, twilio, rq...)": t1 - t0,

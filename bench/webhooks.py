@@ -25,14 +25,16 @@ from twilio.request_validator import RequestValidator
 from bench.client import Connection, LoopResult, closed_loop, http_request
 from hotline.content import LANGUAGE_MENU, Content
 from hotline.engine import Position
+from hotline.simulator import EXAMPLE_MOBILE
 from hotline.twiml import step_url
 
 HOST = "127.0.0.1"
 ACCOUNT = "AC" + "0" * 32
 CASES = ("incoming call", "menu step", "information item", "SMS keyword reply")
 SMS_TARGETS = ("help", "cpas", "money", "amu", "asylum", "learning")
-SMS_FIRST_NUMBER = 470_000_000  # +32 470 00 00 00: Belgian mobiles, one per SMS
-VOICE_NUMBER = "+32468123456"  # never texts: the line has no language remembered for it
+# Synthetic Belgian mobile numbers, one per SMS (they only ever reach the local Twilio sandbox).
+SMS_FIRST_NUMBER = 470_000_000
+VOICE_NUMBER = EXAMPLE_MOBILE  # never texts: the line has no language remembered for it
 
 
 @dataclass(frozen=True)
