@@ -254,7 +254,7 @@ def remembers_language(content: Content, token: str, port: int) -> tuple[bool, s
     """Does a second call skip the language menu? Checked live: a number calls, picks the second
     language, hangs up, calls again. Returns (remembered, what the second call heard)."""
     signer = Signer(token, port)
-    number = "+32469000001"
+    number = f"+32{SMS_FIRST_NUMBER - 1}"  # a synthetic number of its own
     lang = list(content.languages)[1 if len(content.languages) > 1 else 0]
 
     async def main() -> tuple[bool, str]:
