@@ -12,6 +12,8 @@ import datetime as dt
 import logging
 import time
 from dataclasses import replace
+from functools import cached_property
+from typing import cast
 
 import redis
 from flask import Blueprint, Response, abort, current_app, request, url_for
@@ -174,18 +176,35 @@ def _once(services: Services, name: str) -> bool:
     return bool(services.redis.set(f"once:{name}", "1", nx=True, ex=24 * 3600))
 
 
+class _RequestCaller:
+    """This request's caller as the engine sees a `Caller`: the callback number (typed earlier,
+    else caller ID), SMS reach and the hours, each worked out only if a flow asks (most menu
+    steps never do, and parsing numbers is a good part of a request's time)."""
+
+    def __init__(self, services: Services):
+        self._services = services
+        self.countries: frozenset[str] = services.config["COUNTRIES"]
+
+    @cached_property
+    def number(self) -> str | None:
+        return _typed_number(self._services) or callback_flow.callable_number(
+            request.form.get("From", ""), self.countries)
+
+    @cached_property
+    def can_text(self) -> bool:
+        return bool(self.number) and is_textable(self.number or "", self.countries)
+
+    @cached_property
+    def reopens(self) -> tuple[int, str] | None:
+        hours, now = self._services.hours, dt.datetime.now(dt.UTC)
+        if hours.is_open(now):
+            return None
+        opening = hours.next_opening(now)
+        return (opening.weekday(), opening.strftime("%-H:%M")) if opening else None
+
+
 def _caller(services: Services) -> Caller:
-    """The caller's callback number (typed earlier, else caller ID), SMS reach, and the hours."""
-    countries = services.config["COUNTRIES"]
-    number = _typed_number(services) or callback_flow.callable_number(
-        request.form.get("From", ""), countries)
-    now = dt.datetime.now(dt.UTC)
-    reopens = None
-    if not services.hours.is_open(now):
-        opening = services.hours.next_opening(now)
-        reopens = (opening.weekday(), opening.strftime("%-H:%M")) if opening else None
-    return Caller(number=number, can_text=bool(number) and is_textable(number, countries),
-                  reopens=reopens, countries=countries)
+    return cast(Caller, _RequestCaller(services))
 
 
 def _typed_number(services: Services) -> str | None:
