@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +25,10 @@ def is_signed_by_twilio(req: Request, auth_token: str, public_base_url: str | No
     if not signature or not auth_token:
         return False
     params = req.form if req.method == "POST" else {}
-    return RequestValidator(auth_token).validate(
-        public_url(req, public_base_url), params, signature
-    )
+    validator, url = RequestValidator(auth_token), public_url(req, public_base_url)
+    if hmac.compare_digest(validator.compute_signature(url, params), signature):
+        return True  # the usual case, with one HMAC instead of the two `validate` computes
+    return validator.validate(url, params, signature)  # Twilio may sign with or without the port
 
 
 def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -208,3 +208,9 @@ def test_the_language_chosen_is_remembered_for_the_next_call(client, redis_db):
     withheld = twiml(twilio_post(client, "/voice", {"From": "anonymous"}))
     assert len(withheld.find("Gather").findall("Say")) == 7
     assert not any(b"470123456" in k for k in redis_db.keys("*"))
+
+
+def test_a_signature_over_the_url_with_its_port_is_accepted(client):
+    """Twilio may sign https://host:443/…; the check falls back to that form."""
+    headers = {"X-Twilio-Signature": sign("https://hotline.example.org:443/voice", CALL)}
+    assert client.post("/voice", data=CALL, headers=headers).status_code == 200
