@@ -64,8 +64,8 @@ def test_worker_killed_mid_send_still_sends_exactly_once(app, sandbox, twilio_en
     outbox.queue_sms(services, MOBILE, "only once", "kill-test")
     env = {**os.environ, **twilio_env, "HOTLINE_SEND_STALE_SECONDS": "1"}
     worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "hotline"), "worker"], env=env, cwd=ROOT, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [str(Path(sys.executable).parent / "hotline"), "worker"], env=env, cwd=ROOT,
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while not sandbox.messages and time.monotonic() < deadline:
