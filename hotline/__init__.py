@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline import config
 from hotline.services import Services, build_services
@@ -37,6 +38,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         log.warning("!" * 72)
     services = build_services(dict(app.config))
     app.extensions["hotline"] = services
+    if app.config["PUBLIC_BASE_URL"]:
+        # Behind the TLS-terminating proxy that PUBLIC_BASE_URL names: trust its X-Forwarded-Proto
+        # (HTTPS-only checks and headers); the host Twilio signs is PUBLIC_BASE_URL's anyway.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=services.privacy.session_secret,
         SESSION_COOKIE_SECURE=True,

@@ -87,3 +87,8 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     post(boss, f"/console/admin/retry/{job_id}", page="/console/admin")
     run_worker(twilio_env)
     assert [m["body"] for m in sandbox.messages] == ["hello"]
+
+
+def test_behind_a_tls_proxy_the_console_sends_hsts(app, services):
+    page = app.test_client().get("/console/login", headers={"X-Forwarded-Proto": "https"})
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
