@@ -40,6 +40,17 @@ def text_id(lang: str, text: str) -> str:
     return hashlib.sha256(f"{lang}\n{text}".encode()).hexdigest()
 
 
+def texts_by_file(files: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each file a manifest's `files` list (recordings' rendered stand-ins too) with the text it
+    speaks: what the simulator shows for a <Play>."""
+    texts = {}
+    for entry in files.values():
+        for part in (entry, entry.get("rendered") or {}):
+            if part.get("file"):
+                texts[str(part["file"])] = str(entry.get("text"))
+    return texts
+
+
 class AudioLibrary:
     """Finds the audio file for an utterance in an `audio_cache/` folder."""
 
@@ -70,15 +81,6 @@ class AudioLibrary:
             return (self.root / MANIFEST).stat().st_mtime_ns
         except FileNotFoundError:
             return None
-
-    def texts_by_file(self) -> dict[str, str]:
-        """Each listed file name with the text it speaks (the simulator shows it)."""
-        texts = {}
-        for entry in self._manifest().values():
-            for part in (entry, entry.get("rendered") or {}):
-                if part.get("file"):
-                    texts[str(part["file"])] = str(entry.get("text"))
-        return texts
 
     def _manifest(self) -> dict[str, dict[str, Any]]:
         path = self.root / MANIFEST

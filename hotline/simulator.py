@@ -18,6 +18,8 @@ import phonenumbers
 import requests
 from twilio.request_validator import RequestValidator
 
+from hotline.audio import texts_by_file
+
 # A caller's number for simulated calls: libphonenumber's example Belgian mobile number.
 EXAMPLE_MOBILE = phonenumbers.format_number(
     phonenumbers.example_number_for_type("BE", phonenumbers.PhoneNumberType.MOBILE),
@@ -182,8 +184,7 @@ class PhoneCall:
             status, body = self.line.get(self.line.base_url + "/audio/manifest.json")
             self._texts = {}
             if status == 200:
-                files = json.loads(body).get("files", {})
-                self._texts = {str(e.get("file")): str(e.get("text")) for e in files.values()}
+                self._texts = texts_by_file(json.loads(body).get("files", {}))
         return self._texts
 
 

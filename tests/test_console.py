@@ -61,6 +61,15 @@ def waiting_ticket(app, services) -> str:
     return services.callbacks.waiting("fr")[0]
 
 
+def taken_by_amina(app, services):
+    """A waiting ticket, taken by amina in her console: (her client, the ticket's page path)."""
+    ref = waiting_ticket(app, services)
+    client = browser(app)
+    log_in(client, "amina")
+    post(client, "/console/take")
+    return client, f"/console/ticket/{ref}"
+
+
 @pytest.mark.parametrize("path", ["/console/", "/console/ticket/123456",
                                   "/console/ticket/123456/voice"])
 def test_every_page_needs_a_login(client, path):
@@ -119,11 +128,8 @@ def test_take_next_shows_the_number_only_to_the_claimant(app, services):
 
 
 def test_outcome_and_note(app, services):
-    ref = waiting_ticket(app, services)
-    client = browser(app)
-    log_in(client, "amina")
-    post(client, "/console/take")
-    page = f"/console/ticket/{ref}"
+    client, page = taken_by_amina(app, services)
+    ref = page.rsplit("/", 1)[1]
     post(client, f"{page}/note", {"text": "left a voicemail"}, page=page)
     assert post(client, f"{page}/outcome", {"outcome": "no_answer"}, page=page).status_code == 302
     ticket = services.callbacks.get(ref)
@@ -135,11 +141,8 @@ def test_outcome_and_note(app, services):
 
 def test_call_button_rings_the_mediator_then_dials_the_caller(app, services, sandbox,
                                                               twilio_env):
-    ref = waiting_ticket(app, services)
-    client = browser(app)
-    log_in(client, "amina")
-    post(client, "/console/take")
-    page = f"/console/ticket/{ref}"
+    client, page = taken_by_amina(app, services)
+    ref = page.rsplit("/", 1)[1]
     post(client, f"{page}/call", {"nonce": "abc"}, page=page)
     post(client, f"{page}/call", {"nonce": "abc"}, page=page)  # a double click: one call
     run_worker(twilio_env)
