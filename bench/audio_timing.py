@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.stack import BIN, PROJECT_ROOT
 
 # `hotline audio ...` when the command is registered; else the same click group, run directly.
-DIRECT = [sys.executable, "-c", "import sys; from hotline.audio_cli import audio; "
+DIRECT = [sys.executable, "-c", "import sys; from hotline.audio.cli import audio; "
           "sys.argv[0] = 'hotline audio'; audio()"]
 
 
@@ -51,8 +51,8 @@ def audio_command() -> tuple[list[str] | None, str]:
                             cwd=PROJECT_ROOT)
     if direct.returncode == 0:
         return DIRECT, ("`hotline audio` is not registered in the `hotline` command yet; the "
-                        "same click group (`hotline.audio_cli.audio`) was run directly")
-    return None, "there is no `hotline audio build` command (nor `hotline.audio_cli`)"
+                        "same click group (`hotline.audio.cli.audio`) was run directly")
+    return None, "there is no `hotline audio build` command (nor `hotline.audio.cli`)"
 
 
 def run(audio_root: Path, timeout: float = 300) -> AudioTimings:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import redis
 
-from hotline.callbacks import CallbackQueue
-from hotline.privacy import Privacy
-from hotline.store import EmbeddedRedis
+from hotline.callbacks.queue import CallbackQueue
+from hotline.state.privacy import Privacy
+from hotline.state.store import EmbeddedRedis
 
 # Share of the tickets per language, and the languages of each of the 16 mediators: some speak
 # one, some two, one speaks all four; every language has several.

@@ -13,12 +13,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline import engine
-from hotline.audio import MANIFEST, text_id
-from hotline.content import LANGUAGE_MENU, Content
-from hotline.segments import cost
-from hotline.sms_content import SmsContent
-from hotline.turns import Position, Turn, Utterance
+from hotline.audio.library import MANIFEST, text_id
+from hotline.content.ivr import LANGUAGE_MENU, Content
+from hotline.content.segments import cost
+from hotline.content.sms import SmsContent
+from hotline.engine import voice as engine
+from hotline.engine.turns import Position, Turn, Utterance
 
 ESTIMATE_WPM = 150  # espeak-ng's rate in ivr_scripts/audio.yaml; a calm telephone pace
 

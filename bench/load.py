@@ -37,8 +37,8 @@ from rq.registry import (
 
 from bench.client import Connection
 from bench.webhooks import HOST, Signer, Webhook, call_params, sms_keywords, sms_params
-from hotline.content import LANGUAGE_MENU, Content
-from hotline.outbox import QUEUE
+from hotline.callbacks.outbox import QUEUE
+from hotline.content.ivr import LANGUAGE_MENU, Content
 
 KEYS = "0123456789*#"
 MAINTENANCE_JOB = "hotline-maintenance"

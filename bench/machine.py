@@ -26,7 +26,7 @@ def describe() -> dict[str, str]:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
             memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    from hotline.store import redis_server_binary
+    from hotline.state.store import redis_server_binary
 
     try:
         redis_version = subprocess.run([redis_server_binary(), "--version"], capture_output=True,

@@ -32,7 +32,7 @@ from werkzeug.test import EnvironBuilder
 
 from bench.stack import PROJECT_ROOT
 from bench.webhooks import HOST, Signer, SmsStream, Webhook, sms_keywords, voice_variants
-from hotline.content import Content
+from hotline.content.ivr import Content
 
 SITE = str(Path(os.__file__).parent)
 
@@ -195,7 +195,7 @@ import workers.jobs as jobs
 t1 = time.perf_counter()
 services = jobs.services()
 t2 = time.perf_counter()
-from hotline.simulator import EXAMPLE_MOBILE
+from hotline.twilio.simulator import EXAMPLE_MOBILE
 token = services.privacy.encrypt(EXAMPLE_MOBILE)
 jobs.send_sms(token, "bench: one job, timed", "bench-profile-%d" % time.time_ns())
 t3 = time.perf_counter()

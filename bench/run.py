@@ -39,8 +39,8 @@ from typing import Any
 
 from bench import audio_timing, callback_queue, costs, load, machine, profiling, report, webhooks
 from bench.stack import PROJECT_ROOT, Stack, cmdline
-from hotline.content import load_content
-from hotline.sms_content import load_sms_content
+from hotline.content.ivr import load_content
+from hotline.content.sms import load_sms_content
 
 
 @dataclass
@@ -157,7 +157,7 @@ def main() -> int:
     def queue() -> None:
         results.queue = callback_queue.run(workdir, settings.tickets, settings.takers)
         results.commands["callback queue"] = ("a private redis-server started by "
-                                              "hotline.store.EmbeddedRedis, then "
+                                              "hotline.state.store.EmbeddedRedis, then "
                                               "bench/callback_queue.py in this process")
 
     phase(results, "SMS cost", sms_costs)
@@ -215,7 +215,7 @@ def _with_stack(results: Results, stack: Stack, content: Any, token: str) -> Non
         results.webhook_cpu = machine.cpu_share(before, stack.cpu())
 
     def profile() -> None:
-        from hotline import config
+        from hotline import settings as config
 
         app_settings = config.from_environment(stack.env())
         app_settings["REDIS_URL"] = stack.redis_url

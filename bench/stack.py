@@ -26,7 +26,7 @@ import redis
 from rq import Worker
 
 from bench.machine import CpuSnapshot, machine_busy, own_cpu, process_cpu
-from hotline.store import free_port
+from hotline.state.store import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

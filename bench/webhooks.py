@@ -23,10 +23,10 @@ import yaml
 from twilio.request_validator import RequestValidator
 
 from bench.client import Connection, LoopResult, closed_loop, http_request
-from hotline.content import LANGUAGE_MENU, Content
-from hotline.engine import Position
-from hotline.simulator import EXAMPLE_MOBILE
-from hotline.twiml import step_url
+from hotline.content.ivr import LANGUAGE_MENU, Content
+from hotline.engine.voice import Position
+from hotline.twilio.simulator import EXAMPLE_MOBILE
+from hotline.twilio.twiml import step_url
 
 HOST = "127.0.0.1"
 ACCOUNT = "AC" + "0" * 32

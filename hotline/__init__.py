@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hotline import config
+from hotline import settings as config
 from hotline.services import Services, build_services
 
 __all__ = ["ConfigError", "Services", "create_app"]
@@ -50,7 +50,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=8 * 3600,
     )
 
-    from hotline import console, media, sms, voice
+    from hotline.audio import media
+    from hotline.console import views as console
+    from hotline.twilio import sms, voice
 
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks prove themselves with their signature instead

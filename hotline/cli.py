@@ -15,17 +15,17 @@ from pathlib import Path
 
 import click
 
-from hotline import config
-from hotline.audio_cli import audio
-from hotline.content import ContentError, load_content
-from hotline.mediators import MediatorError
-from hotline.privacy import local_secret, redact
-from hotline.segments import cost
+from hotline import settings as config
+from hotline.audio.cli import audio
+from hotline.console.mediators import MediatorError
+from hotline.content.ivr import ContentError, load_content
+from hotline.content.segments import cost
+from hotline.content.sms import SmsContent, load_sms_content
 from hotline.services import Services
-from hotline.simulator import CallFailed, Line, PhoneCall, Texter, transcript
-from hotline.sms_content import SmsContent, load_sms_content
-from hotline.store import EmbeddedRedis
-from hotline.twilio_sandbox import TwilioSandbox
+from hotline.state.privacy import local_secret, redact
+from hotline.state.store import EmbeddedRedis
+from hotline.twilio.sandbox import TwilioSandbox
+from hotline.twilio.simulator import CallFailed, Line, PhoneCall, Texter, transcript
 
 SANDBOX_ACCOUNT = "AC" + "0" * 32
 
@@ -60,7 +60,7 @@ def run(host: str, port: int, web_workers: int) -> None:
     """Start Redis (unless REDIS_URL is set), the web service and an RQ worker; Ctrl-C stops all."""
     settings = config.from_environment()
     _load_or_exit(settings["CONTENT_ROOT"])
-    from hotline.audio_build import ensure_audio
+    from hotline.audio.build import ensure_audio
 
     ensure_audio(settings["CONTENT_ROOT"], settings["AUDIO_ROOT"], echo=click.echo)
     var_dir: Path = settings["VAR_DIR"]
@@ -194,7 +194,7 @@ def call(url: str | None, keys: str | None, caller: str | None) -> None:
 def _simulated_line(url: str | None) -> Iterator[tuple[Line, str]]:
     """The line to call or text: a running service at `url`, else the app in this process (with
     a throwaway Redis when REDIS_URL is not set); and the auth token to sign with."""
-    from hotline.simulator import HttpLine, InProcessLine
+    from hotline.twilio.simulator import HttpLine, InProcessLine
 
     settings = config.from_environment()
     token = os.environ.get("TWILIO_AUTH_TOKEN") or dev_auth_token(settings["VAR_DIR"])
@@ -352,7 +352,7 @@ def spool() -> None:
 @spool.command("replay")
 def spool_replay() -> None:
     """Move the spooled callback requests into the queue (each exactly once)."""
-    from hotline.callback_requests import replay_spool
+    from hotline.callbacks.requests import replay_spool
 
     click.echo(f"{replay_spool(_services())} request(s) moved into the queue")
 
@@ -363,8 +363,8 @@ def spool_replay() -> None:
               help="Where the files will be served, e.g. https://static.example.org/hotline")
 def export_static(directory: Path, base_url: str) -> None:
     """Write the voice menu as static TwiML files plus audio, for Twilio's fallback URL."""
-    from hotline.audio import AudioLibrary
-    from hotline.static_export import export
+    from hotline.audio.library import AudioLibrary
+    from hotline.twilio.static_export import export
 
     settings = config.from_environment()
     try:
@@ -386,7 +386,7 @@ def worker(burst: bool) -> None:
     forks a process per job, so each job starts warm instead of importing and loading again."""
     from rq import Queue, Worker
 
-    from hotline.outbox import QUEUE
+    from hotline.callbacks.outbox import QUEUE
     from workers import jobs
 
     found = jobs.services()

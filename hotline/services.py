@@ -9,15 +9,15 @@ from typing import Any
 import redis
 from twilio.rest import Client
 
-from hotline.audio import AudioLibrary
-from hotline.callbacks import CallbackQueue
-from hotline.content import Content, load_content
-from hotline.hours import OpeningHours, parse_hours
-from hotline.mediators import Mediators
-from hotline.privacy import Privacy, secret_from
-from hotline.sms_content import SmsContent, load_sms_content
-from hotline.spool import Spool
-from hotline.twilio_rest import twilio_client
+from hotline.audio.library import AudioLibrary
+from hotline.callbacks.hours import OpeningHours, parse_hours
+from hotline.callbacks.queue import CallbackQueue
+from hotline.callbacks.spool import Spool
+from hotline.console.mediators import Mediators
+from hotline.content.ivr import Content, load_content
+from hotline.content.sms import SmsContent, load_sms_content
+from hotline.state.privacy import Privacy, secret_from
+from hotline.twilio.rest import twilio_client
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Services:
     audio: AudioLibrary
     privacy: Privacy
     _redis: redis.Redis | None = field(default=None, repr=False)
-    # TwiML documents of the menus, by (turn, time slice): see hotline.voice._twiml
+    # TwiML documents of the menus, by (turn, time slice): see hotline.twilio.voice._twiml
     rendered: dict[Any, str] = field(default_factory=dict, repr=False)
 
     @property

@@ -12,8 +12,8 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from hotline import create_app
-from hotline.store import EmbeddedRedis
-from hotline.twilio_sandbox import TwilioSandbox
+from hotline.state.store import EmbeddedRedis
+from hotline.twilio.sandbox import TwilioSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-auth-token-0123456789abcdef"

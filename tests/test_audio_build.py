@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hotline.audio import MANIFEST, AudioLibrary, text_id
-from hotline.audio_build import (
+from hotline.audio.build import (
     FORMAT,
     build,
     ensure_audio,
@@ -21,8 +20,9 @@ from hotline.audio_build import (
     read_manifest,
     update_manifest,
 )
-from hotline.audio_config import AudioConfig, load_audio_config
-from hotline.content import ContentError, load_content
+from hotline.audio.config import AudioConfig, load_audio_config
+from hotline.audio.library import MANIFEST, AudioLibrary, text_id
+from hotline.content.ivr import ContentError, load_content
 from tests.conftest import ROOT
 from tests.test_audio_support import (
     GoogleStub,

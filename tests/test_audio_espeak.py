@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from hotline.audio_build import FORMAT, RATE, file_name, to_telephone, write_wav
-from hotline.tts import EngineError, EspeakEngine, Speech
+from hotline.audio.build import FORMAT, RATE, file_name, to_telephone, write_wav
+from hotline.audio.engines import EngineError, EspeakEngine, Speech
 from tests.test_audio_support import check_telephone_wav
 
 SAMPLES = {

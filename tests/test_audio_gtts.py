@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from hotline.audio_build import FORMAT, Prompt, Task, run_task
-from hotline.tts import EngineError, EspeakEngine, GttsEngine, Throttle
+from hotline.audio.build import FORMAT, Prompt, Task, run_task
+from hotline.audio.engines import EngineError, EspeakEngine, GttsEngine, Throttle
 from tests.test_audio_support import STUB_SECONDS_PER_CHAR, GoogleStub, check_telephone_wav
 
 SHORT = "Bienvenue sur la ligne d'information."

@@ -9,12 +9,12 @@ import pytest
 import soundfile
 import soxr
 
-from hotline.audio import RECORDING, AudioLibrary, find_recordings, text_id
-from hotline.audio_build import build, file_name, read_manifest
-from hotline.audio_config import load_audio_config, make_engines
-from hotline.audio_status import language_status
-from hotline.content import load_content
-from hotline.tts import EspeakEngine
+from hotline.audio.build import build, file_name, read_manifest
+from hotline.audio.config import load_audio_config, make_engines
+from hotline.audio.engines import EspeakEngine
+from hotline.audio.library import RECORDING, AudioLibrary, find_recordings, text_id
+from hotline.audio.status import language_status
+from hotline.content.ivr import load_content
 from tests.test_audio_support import check_telephone_wav, offline_config, set_prompt
 
 

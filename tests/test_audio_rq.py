@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from rq import Queue, SimpleWorker, Worker
 
 from hotline import create_app
-from hotline.audio_build import read_manifest
-from hotline.audio_cli import audio
-from hotline.content import load_content
+from hotline.audio.build import read_manifest
+from hotline.audio.cli import audio
+from hotline.content.ivr import load_content
 from tests.conftest import PUBLIC, SECRET, TOKEN, twilio_post
 from tests.test_audio_support import check_telephone_wav, offline_config, set_prompt
 from workers.audio import QUEUE, queue_rebuild

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from hotline.audio_build import read_manifest
-from hotline.audio_cli import audio
-from hotline.content import load_content
+from hotline.audio.build import read_manifest
+from hotline.audio.cli import audio
+from hotline.content.ivr import load_content
 from tests.test_audio_support import offline_config, set_languages
 
 

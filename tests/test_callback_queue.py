@@ -7,7 +7,7 @@ import threading
 import pytest
 import redis
 
-from hotline.callbacks import RETENTION_SECONDS, CallbackQueue, TicketError
+from hotline.callbacks.queue import RETENTION_SECONDS, CallbackQueue, TicketError
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from hotline.callback_requests import open_request
+from hotline.callbacks.requests import open_request
 from tests.conftest import MOBILE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

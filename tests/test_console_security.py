@@ -8,7 +8,7 @@ import pytest
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from hotline import outbox
+from hotline.callbacks import outbox
 from tests.conftest import MOBILE
 from tests.test_console import PASSWORD, REFERER, csrf, log_in, post, waiting_ticket, with_mediators
 from tests.test_sms_by_voice import run_worker

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from hotline import create_app
 from hotline.cli import main
-from hotline.content import ContentError, load_content
+from hotline.content.ivr import ContentError, load_content
 
 
 def edit(path: Path, change) -> None:

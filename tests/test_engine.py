@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hotline import engine
-from hotline.content import LANGUAGE_MENU, load_content
-from hotline.engine import Position
+from hotline.content.ivr import LANGUAGE_MENU, load_content
+from hotline.engine import voice as engine
+from hotline.engine.voice import Position
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "voice_walks.yaml").read_text())

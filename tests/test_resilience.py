@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from hotline import create_app
 from hotline.cli import main
-from hotline.store import EmbeddedRedis, free_port
+from hotline.state.store import EmbeddedRedis, free_port
 from tests.conftest import PUBLIC, SECRET, TOKEN, sms_post, sms_replies, twilio_post
 
 
@@ -90,7 +90,7 @@ def test_spool_replay_cut_short_creates_nothing_twice(app):
     with contextlib.suppress(redis.ConnectionError):
         services.spool.replay(flaky)
     assert services.spool.pending()  # nothing lost
-    from hotline.callback_requests import replay_spool
+    from hotline.callbacks.requests import replay_spool
 
     assert replay_spool(services) == 3
     assert sorted(services.callbacks.waiting("fr")) == ["555550", "555551", "555552"]

@@ -12,9 +12,9 @@ import yaml
 from click.testing import CliRunner
 
 from hotline.cli import main
-from hotline.content import ContentError, load_content
-from hotline.segments import cost, ucs2_culprits
-from hotline.sms_content import load_sms_content
+from hotline.content.ivr import ContentError, load_content
+from hotline.content.segments import cost, ucs2_culprits
+from hotline.content.sms import load_sms_content
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import redis
 import requests
 
-from hotline.store import free_port
+from hotline.state.store import free_port
 
 BIN = Path(sys.executable).parent
 

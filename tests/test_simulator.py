@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from hotline.cli import main
-from hotline.simulator import CallFailed, InProcessLine, PhoneCall, transcript
+from hotline.twilio.simulator import CallFailed, InProcessLine, PhoneCall, transcript
 from tests.conftest import TOKEN
 
 

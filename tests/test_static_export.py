@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hotline.cli import main
-from hotline.content import load_content
+from hotline.content.ivr import load_content
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://static.example.org/hotline"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from hotline.store import EmbeddedRedis
+from hotline.state.store import EmbeddedRedis
 
 
 def test_embedded_redis_persists_across_restart(tmp_path):

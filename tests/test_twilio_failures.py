@@ -13,7 +13,7 @@ from pathlib import Path
 from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from hotline import outbox
+from hotline.callbacks import outbox
 from tests.conftest import MOBILE
 from tests.test_sms_by_voice import run_worker
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from hotline import create_app
-from hotline.audio import text_id
+from hotline.audio.library import text_id
 from tests.conftest import CALL, PUBLIC, TOKEN, sign, twilio_post
 
 

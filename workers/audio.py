@@ -18,10 +18,10 @@ import redis
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
-from hotline import config
-from hotline.audio_build import Executor, Result, Task, build, run_task, update_manifest
-from hotline.audio_config import AudioConfig, load_audio_config, make_engines
-from hotline.content import load_content
+from hotline import settings as config
+from hotline.audio.build import Executor, Result, Task, build, run_task, update_manifest
+from hotline.audio.config import AudioConfig, load_audio_config, make_engines
+from hotline.content.ivr import load_content
 
 QUEUE = "hotline"
 BATCHES_PER_WORKER = 4  # enough to share the work out; few enough that forking stays cheap
@@ -60,7 +60,7 @@ def queue_rebuild(connection: redis.Redis, content_root: str | None = None,
 
 def rq_executor(connection: redis.Redis, audio_root: Path, audio_config: AudioConfig, *,
                 poll: float = 0.2) -> Executor:
-    """An executor for `hotline.audio_build.build` that sends batches to RQ workers and yields
+    """An executor for `hotline.audio.build.build` that sends batches to RQ workers and yields
     each result as its batch finishes. Raises RuntimeError when no worker serves the queue."""
 
     def execute(tasks: list[Task]) -> Iterator[Result]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hotline import config, outbox
+from hotline import settings as config
+from hotline.callbacks import outbox
 from hotline.services import Services, build_services
 
 _services: Services | None = None
@@ -17,12 +18,12 @@ def services() -> Services:
 
 
 def send_sms(to_token: str, body: str, key: str, capped: bool = True) -> str | None:
-    """Send one SMS (see hotline.outbox.deliver); returns the Message SID or None."""
+    """Send one SMS (see hotline.callbacks.outbox.deliver); returns the Message SID or None."""
     return outbox.deliver(services(), to_token, body, key, capped)
 
 
 def place_call(to_token: str, url: str, status_callback: str, key: str) -> str | None:
-    """Place one call (see hotline.outbox.place); returns the Call SID or None."""
+    """Place one call (see hotline.callbacks.outbox.place); returns the Call SID or None."""
     return outbox.place(services(), to_token, url, status_callback, key)
 
 
@@ -40,7 +41,8 @@ def delete_recording(sid: str) -> None:
 def maintenance() -> dict[str, object]:
     """Every minute: put overdue claims back in line, alert mediators about long waits; then
     schedule the next run (one chain: the job id is fixed)."""
-    from hotline import callback_requests, erasure
+    from hotline.callbacks import requests as callback_requests
+    from hotline.state import erasure
 
     found = services()
     callback_requests.replay_spool(found)

@@ -1,0 +1,1 @@
+"""Audio: library lookup, engines, build, recordings, status, its CLI and the /audio/ route."""

@@ -1,0 +1,25 @@
+"""Audio files under /audio/: immutable by name, so cached for a year; the manifest is not."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, send_from_directory
+
+from hotline.audio.library import MANIFEST
+
+bp = Blueprint("audio", __name__, url_prefix="/audio")
+ONE_YEAR = 365 * 24 * 3600
+
+
+@bp.get("/<path:name>")
+def file(name: str) -> Response:
+    """One audio file (or the manifest, which changes and is never cached)."""
+    root = current_app.extensions["hotline"].audio.root
+    if name.startswith("recordings/"):
+        abort(404)  # recordings are sources: the line plays their converted copies
+    if name == MANIFEST:
+        response = send_from_directory(root, name, max_age=0)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+    response = send_from_directory(root, name, max_age=ONE_YEAR)
+    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+    return response

@@ -1,0 +1,211 @@
+"""Outgoing SMS and calls: queued as RQ jobs, made exactly once, within daily caps, SMS never to an
+opted-out number.
+
+Webhooks call `queue_sms` / `queue_call`; the jobs (`workers.jobs`) call `deliver` / `place`.
+The jobs' arguments hold the number encrypted, never in clear (RQ keeps them in Redis), and the
+errors they record never carry Twilio's message (which may quote the number).
+
+Exactly once, even when a worker dies mid-send: before sending, a job claims `out:<kind>:<key>`
+with "sending:<time>"; after, it stores the SID there. A retry that finds a SID does nothing; one
+that finds a fresh claim waits (raises InFlight, retried later); one that finds a stale claim asks
+Twilio whether the message or call exists since the claim, and sends only if it does not.
+
+Keys (7 days): `out:sms:<key>`, `out:call:<key>`; per day: `cap:sms:<date>` (messages sent),
+`cap:callsec:<date>` (call seconds, from status callbacks), `cap:alerted:<kind>:<date>`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable
+
+import redis
+import requests
+from rq import Queue, Retry
+from twilio.base.exceptions import TwilioRestException
+
+from hotline.services import Services
+from hotline.state import sms as sms_state
+from hotline.state.privacy import redact
+from hotline.twilio.rest import find_call, find_message, place_call, send_message
+
+log = logging.getLogger(__name__)
+QUEUE = "hotline"
+KEEP_SECONDS = 7 * 24 * 3600
+
+
+class DeliveryError(Exception):
+    """Twilio refused or could not be reached; the job is retried, then listed as failed."""
+
+
+class InFlight(DeliveryError):
+    """Another attempt holds the claim and may still be sending."""
+
+
+class CapReached(DeliveryError):
+    """Today's cap on SMS or call minutes is used up: nothing more is sent today."""
+
+
+def retry_policy(services: Services) -> Retry | None:
+    """Exponential backoff with ±20 % jitter: base, 2×base, 4×base… (HOTLINE_RETRY_* settings);
+    None when retries are off."""
+    base, count = services.config["RETRY_BASE_SECONDS"], services.config["RETRY_MAX"]
+    if count < 1:
+        return None
+    return Retry(max=count, interval=[round(base * 2 ** i * random.uniform(0.8, 1.2))
+                                      for i in range(count)])
+
+
+def queue_sms(services: Services, to: str, body: str, key: str) -> None:
+    """Enqueue one SMS to `to`, identified by `key` (the same key is never sent twice)."""
+    Queue(QUEUE, connection=services.redis).enqueue(
+        "workers.jobs.send_sms", services.privacy.encrypt(to), body, key,
+        retry=retry_policy(services), result_ttl=3600, failure_ttl=KEEP_SECONDS,
+        description=f"sms {key}",
+    )
+
+
+def queue_call(services: Services, to: str, url: str, status_callback: str, key: str) -> None:
+    """Enqueue one outgoing call to `to` whose TwiML is at `url`; `key` makes it happen once."""
+    Queue(QUEUE, connection=services.redis).enqueue(
+        "workers.jobs.place_call", services.privacy.encrypt(to), url, status_callback, key,
+        retry=retry_policy(services), result_ttl=3600, failure_ttl=KEEP_SECONDS,
+        description=f"call {key}",
+    )
+
+
+def deliver(services: Services, to_token: str, body: str, key: str,
+            capped: bool = True) -> str | None:
+    """Send the SMS unless opted out, already sent or over today's cap; returns its SID or None.
+    `capped` False is for the one alert that tells admins the cap is reached."""
+    to = services.privacy.decrypt(to_token)
+    if sms_state.is_opted_out(services.redis, services.privacy.number_key(to)):
+        log.info("sms %s not sent: %s has opted out", key, redact(to))
+        return None
+    sender = services.config["TWILIO_PHONE_NUMBER"]
+
+    def send() -> str:
+        if capped:
+            _count_against_cap(services, "sms", 1, services.config["SMS_DAILY_CAP"])
+        return send_message(services.twilio, sender, to, body)
+
+    sid = _once(services, f"sms:{key}", send,
+                lambda since: find_message(services.twilio, sender, to, body, since))
+    if sid:
+        log.info("sms %s sent to %s as %s", key, redact(to), sid)
+    return sid
+
+
+def place(services: Services, to_token: str, url: str, status_callback: str,
+          key: str) -> str | None:
+    """Place the call unless already placed or today's call minutes are used up."""
+    to = services.privacy.decrypt(to_token)
+    caller_id = services.config["TWILIO_PHONE_NUMBER"]
+
+    def send() -> str:
+        _count_against_cap(services, "callsec", 0, services.config["CALL_MINUTES_DAILY_CAP"] * 60)
+        return place_call(services.twilio, caller_id, to, url, status_callback)
+
+    sid = _once(services, f"call:{key}", send,
+                lambda since: find_call(services.twilio, caller_id, to, since))
+    if sid:
+        log.info("call %s placed to %s as %s", key, redact(to), sid)
+    return sid
+
+
+def add_call_seconds(services: Services, seconds: int) -> None:
+    """Count a finished call's duration against today's cap on call minutes."""
+    key = f"cap:callsec:{_today()}"
+    services.redis.incrby(key, max(0, seconds))
+    services.redis.expire(key, 2 * 24 * 3600)
+
+
+def cap_status(services: Services) -> dict[str, tuple[int, int]]:
+    """Today's (used, cap) for SMS and call minutes."""
+    sms = int(services.redis.get(f"cap:sms:{_today()}") or 0)
+    seconds = int(services.redis.get(f"cap:callsec:{_today()}") or 0)
+    return {"sms": (sms, services.config["SMS_DAILY_CAP"]),
+            "call minutes": (seconds // 60, services.config["CALL_MINUTES_DAILY_CAP"])}
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+
+
+def _count_against_cap(services: Services, kind: str, amount: int, cap: int) -> None:
+    key = f"cap:{kind}:{_today()}"
+    used = services.redis.incrby(key, amount) if amount else int(services.redis.get(key) or 0)
+    services.redis.expire(key, 2 * 24 * 3600)
+    if used > cap or (not amount and used >= cap):
+        if services.redis.set(f"cap:alerted:{kind}:{_today()}", "1", nx=True, ex=2 * 24 * 3600):
+            log.error("daily cap on %s reached (%d): sending stopped until tomorrow", kind, cap)
+            _alert_admins(services, f"Hotline: today's cap on {kind} ({cap}) is reached; "
+                                    "nothing more is sent today. See the console.")
+        raise CapReached(f"daily cap on {kind} reached")
+
+
+def _alert_admins(services: Services, text: str) -> None:
+    for admin in (m for m in services.mediators.all() if m.is_admin and m.active):
+        Queue(QUEUE, connection=services.redis).enqueue(
+            "workers.jobs.send_sms", admin.phone, text, f"cap-alert:{_today()}:{admin.login}",
+            False, retry=retry_policy(services), description="sms cap alert")
+
+
+def _once(services: Services, key: str, send: Callable[[], str],
+          find: Callable[[float], str | None]) -> str | None:
+    """Run `send` exactly once for `key`; see the module's docstring. Returns the new SID, or
+    None when it was sent before."""
+    r = services.redis
+    state, now = f"out:{key}", time.time()
+    claim = f"sending:{now!r}"
+    if not r.set(state, claim, nx=True, ex=KEEP_SECONDS):
+        current = (r.get(state) or b"").decode()
+        if not current.startswith("sending:"):
+            log.info("%s already sent as %s", key, current)
+            return None
+        since = float(current.split(":", 1)[1])
+        if now - since < services.config["SEND_STALE_SECONDS"]:
+            raise InFlight(f"{key} is being sent by another attempt")
+        found = _ask_twilio(lambda: find(since))
+        if found:
+            r.set(state, found, ex=KEEP_SECONDS)
+            log.info("%s was sent before a crash, as %s", key, found)
+            return None
+        if not _take_over(r, state, current, claim):
+            raise InFlight(f"{key} was taken over by another attempt")
+    try:
+        sid = _ask_twilio(send)
+    except InFlight:
+        raise  # ambiguous (a timeout): keep the claim, the retry asks Twilio
+    except DeliveryError:
+        r.delete(state)  # Twilio said no: nothing was sent, the retry may send
+        raise
+    r.set(state, sid, ex=KEEP_SECONDS)
+    return sid
+
+
+_TAKE_OVER = "if redis.call('GET', KEYS[1]) == ARGV[1] then " \
+             "return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) else return false end"
+
+
+def _take_over(r: redis.Redis, state: str, stale: str, claim: str) -> bool:
+    """Replace a stale claim by ours, atomically (compare and set)."""
+    return bool(r.eval(_TAKE_OVER, 1, state, stale, claim, KEEP_SECONDS))
+
+
+def _ask_twilio(call: Callable[[], str | None]) -> str | None:
+    """Run a Twilio API call; its errors become DeliveryError without Twilio's text (which
+    may quote a phone number). A timeout becomes InFlight: it may have been sent."""
+    try:
+        return call()
+    except CapReached:
+        raise
+    except TwilioRestException as exc:
+        raise DeliveryError(f"Twilio answered {exc.status} (error {exc.code})") from None
+    except requests.Timeout:
+        raise InFlight("no answer from Twilio in time: it may have been sent") from None
+    except requests.RequestException as exc:
+        raise DeliveryError(f"Twilio unreachable ({type(exc).__name__})") from None

@@ -1,0 +1,104 @@
+"""Callback requests from callers and texters, their outcomes, and the SMS that go with them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import redis
+
+from hotline.callbacks import outbox
+from hotline.callbacks.queue import new_ref
+from hotline.services import Services
+from hotline.state.privacy import is_textable
+
+log = logging.getLogger(__name__)
+
+
+def open_request(services: Services, number: str, lang: str, topic: str, note: str = "",
+                 confirm_by_sms: bool = True) -> tuple[str, bool]:
+    """Open (or join) the ticket of `number`; queue the confirmation SMS unless asked not to
+    (an SMS request is answered in its reply). Returns (ref, joined).
+
+    When Redis is unreachable the request goes to the durable spool and the caller still gets a
+    reference; it enters the queue, once, when Redis is back."""
+    privacy = services.privacy
+    try:
+        ref, joined = services.callbacks.request(privacy.number_key(number),
+                                                 privacy.encrypt(number), lang, topic, note)
+    except redis.RedisError:
+        ref = new_ref()
+        services.spool.append({"ref": ref, "number": privacy.encrypt(number), "lang": lang,
+                               "topic": topic, "note": privacy.encrypt(note) if note else "",
+                               "confirm": "1" if confirm_by_sms else ""})
+        log.warning("Redis unreachable: callback request %s kept in the spool", ref)
+        return ref, False
+    if confirm_by_sms and not joined:
+        _confirm(services, number, lang, ref)
+    if services.spool.pending():
+        replay_spool(services)
+    return ref, joined
+
+
+def replay_spool(services: Services) -> int:
+    """Move the spooled requests into the queue (each once); returns how many were handed over."""
+    privacy = services.privacy
+
+    def take(entry: dict[str, str]) -> None:
+        number = privacy.decrypt(entry["number"])
+        note = privacy.decrypt(entry["note"]) if entry.get("note") else ""
+        ref, joined = services.callbacks.request(
+            privacy.number_key(number), entry["number"], entry["lang"], entry["topic"], note,
+            now=float(entry["at"]), request_id=entry["id"], ref=entry["ref"])
+        if entry.get("confirm") and not joined:
+            _confirm(services, number, entry["lang"], ref)
+
+    count = services.spool.replay(take)
+    if count:
+        log.info("spool: %d callback request(s) moved into the queue", count)
+    return count
+
+
+def _confirm(services: Services, number: str, lang: str, ref: str) -> None:
+    if is_textable(number, services.config["COUNTRIES"]):
+        outbox.queue_sms(services, number, services.sms.text(lang, "cb_created", ref=ref),
+                         f"cb-created:{ref}")
+
+
+def record_outcome(services: Services, ref: str, outcome: str, mediator: str) -> str:
+    """Close or retry the ticket with a mediator's outcome; when it becomes unreachable, tell the
+    caller by SMS. Returns the new status (raises TicketError when not allowed)."""
+    status = services.callbacks.close(ref, outcome, mediator)
+    ticket = services.callbacks.get(ref)
+    if status == "unreachable" and outcome == "no_answer" and ticket:
+        number = services.privacy.decrypt(ticket.number)
+        if is_textable(number, services.config["COUNTRIES"]):
+            outbox.queue_sms(services, number,
+                             services.sms.text(ticket.lang, "cb_unreachable", ref=ref),
+                             f"cb-unreachable:{ref}")
+    return status
+
+
+def alert_long_waits(services: Services, now: float | None = None) -> list[str]:
+    """During opening hours, text the mediators of each language whose oldest ticket has waited
+    longer than ALERT_AFTER_SECONDS while none of them is active; once per ticket and mediator.
+    Returns the logins alerted."""
+    now = time.time() if now is None else now
+    if not services.hours.is_open(dt.datetime.fromtimestamp(now, dt.UTC)):
+        return []
+    alerted = []
+    langs = list(services.content.languages)
+    for lang, (count, oldest) in services.callbacks.stats(langs, now).items():
+        if not count or oldest < services.config["ALERT_AFTER_SECONDS"]:
+            continue
+        if services.mediators.working_now(lang):
+            continue
+        head = services.callbacks.waiting(lang)[0]
+        for mediator in services.mediators.active_for(lang):
+            text = (f"Hotline: {count} callback(s) waiting in {lang}, the oldest for "
+                    f"{int(oldest // 60)} min. Log in to the console or text NEXT.")
+            outbox.queue_sms(services, services.privacy.decrypt(mediator.phone), text,
+                             f"alert:{head}:{mediator.login}")
+            alerted.append(mediator.login)
+    return alerted

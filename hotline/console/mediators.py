@@ -1,0 +1,133 @@
+"""Mediator accounts: name, login, languages, phone, role; passwords hashed with argon2.
+
+Keys:
+- `med:<login>`           hash: login, name, languages (comma-separated), phone (encrypted),
+                          phone_key, role (mediator|admin), password (argon2 hash), active (1|0)
+- `med:all`               set of logins
+- `med:phone:<phone key>` login of the mediator with that phone (SMS commands)
+- `med:seen:<login>`      present while the mediator was active in the last SEEN_SECONDS
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hotline.state.privacy import Privacy, normalize_number
+
+ROLES = ("mediator", "admin")
+SEEN_SECONDS = 15 * 60
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps a wrong login as slow as a wrong password (made on first
+    use: hashing at import would slow every process that imports this module)."""
+    return _hasher.hash("not a password")
+
+
+class MediatorError(ValueError):
+    """A mediator cannot be created or changed that way."""
+
+
+@dataclass(frozen=True)
+class Mediator:
+    """A mediator's account; `phone` stays encrypted."""
+
+    login: str
+    name: str
+    languages: tuple[str, ...]
+    phone: str
+    role: str
+    active: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Mediators:
+    """The mediator accounts in Redis."""
+
+    def __init__(self, r: redis.Redis, privacy: Privacy):
+        self.r = r
+        self.privacy = privacy
+
+    def add(self, login: str, name: str, languages: list[str], phone: str, password: str,
+            role: str = "mediator") -> Mediator:
+        """Create an account; raises MediatorError when the login exists or a field is wrong."""
+        login = login.strip().lower()
+        number = normalize_number(phone)
+        if not login.isidentifier():
+            raise MediatorError("a login is letters, digits and _ only")
+        if role not in ROLES:
+            raise MediatorError(f"role must be one of {', '.join(ROLES)}")
+        if number is None:
+            raise MediatorError("the phone number is not a valid number")
+        if len(password) < 10:
+            raise MediatorError("the password needs at least 10 characters")
+        if not languages:
+            raise MediatorError("a mediator speaks at least one language")
+        if not self.r.sadd("med:all", login):
+            raise MediatorError(f"login {login!r} exists already")
+        phone_key = self.privacy.number_key(number)
+        self.r.hset(f"med:{login}", mapping={
+            "login": login, "name": name, "languages": ",".join(languages),
+            "phone": self.privacy.encrypt(number), "phone_key": phone_key, "role": role,
+            "password": _hasher.hash(password), "active": "1",
+        })
+        self.r.set(f"med:phone:{phone_key}", login)
+        return self.get(login)  # type: ignore[return-value]
+
+    def get(self, login: str) -> Mediator | None:
+        """The account `login`, or None."""
+        data = {k.decode(): v.decode() for k, v in self.r.hgetall(f"med:{login}").items()}
+        if not data:
+            return None
+        return Mediator(login=data["login"], name=data["name"],
+                        languages=tuple(filter(None, data["languages"].split(","))),
+                        phone=data["phone"], role=data["role"], active=data["active"] == "1")
+
+    def all(self) -> list[Mediator]:
+        """Every account, by login."""
+        found = (self.get(login.decode()) for login in sorted(self.r.smembers("med:all")))
+        return [m for m in found if m]
+
+    def disable(self, login: str) -> None:
+        """Stop an account from logging in or receiving tickets."""
+        if not self.get(login):
+            raise MediatorError(f"no mediator {login!r}")
+        self.r.hset(f"med:{login}", "active", "0")
+
+    def check_password(self, login: str, password: str) -> Mediator | None:
+        """The active account when `password` is right, else None (always as slow)."""
+        stored = self.r.hget(f"med:{login.strip().lower()}", "password")
+        try:
+            _hasher.verify(stored.decode() if stored else _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            return None
+        mediator = self.get(login.strip().lower()) if stored else None
+        return mediator if mediator and mediator.active else None
+
+    def by_phone(self, number: str) -> Mediator | None:
+        """The active mediator whose phone is `number`, if any (for SMS commands)."""
+        login = self.r.get(f"med:phone:{self.privacy.number_key(number)}")
+        mediator = self.get(login.decode()) if login else None
+        return mediator if mediator and mediator.active else None
+
+    def seen(self, login: str) -> None:
+        """Note that the mediator is working now."""
+        self.r.set(f"med:seen:{login}", "1", ex=SEEN_SECONDS)
+
+    def active_for(self, lang: str) -> list[Mediator]:
+        """Active accounts speaking `lang`."""
+        return [m for m in self.all() if m.active and lang in m.languages]
+
+    def working_now(self, lang: str) -> bool:
+        """True when a mediator speaking `lang` was active in the last SEEN_SECONDS."""
+        return any(self.r.exists(f"med:seen:{m.login}") for m in self.active_for(lang))

@@ -1,0 +1,293 @@
+"""The mediators' web console under /console/: log in, see the queues, take the next ticket, call
+the caller through the hotline, record the outcome and notes. Every page needs a login."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from werkzeug.wrappers import Response as BaseResponse
+
+from hotline.callbacks import outbox
+from hotline.callbacks.queue import Ticket, TicketError
+from hotline.callbacks.requests import record_outcome
+from hotline.console import audit
+from hotline.services import Services
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static")
+OUTCOMES = (("reached", "Reached"), ("no_answer", "No answer"),
+            ("wrong_number", "Wrong number"), ("referred", "Referred"))
+IDLE_SECONDS = 30 * 60
+# Failed logins before a pause: per login, and per address (keys `login:fail:<who>`).
+MAX_FAILURES = {"login": 5, "address": 20}
+FAILURE_WINDOW_SECONDS = 15 * 60
+POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
+          "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _services() -> Services:
+    return current_app.extensions["hotline"]
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send anyone not logged in (or disabled since) to the login page."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        login = session.get("mediator")
+        mediator = _services().mediators.get(login) if login else None
+        idle = time.time() - float(session.get("seen", 0))
+        if mediator is None or not mediator.active or idle > IDLE_SECONDS:
+            session.clear()
+            return redirect(url_for("console.login", next=request.path))
+        session["seen"] = time.time()
+        g.mediator = mediator
+        _services().mediators.seen(mediator.login)
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Logged in, and an admin."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if not g.mediator.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return login_required(checked)
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    """No caching of pages with numbers; a strict content security policy; no framing."""
+    response.headers["Content-Security-Policy"] = POLICY
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return response
+
+
+@bp.context_processor
+def _common() -> dict[str, Any]:
+    services = _services()
+    en = services.sms.languages.get("en") or next(iter(services.sms.languages.values()))
+    return {
+        "mediator": g.get("mediator"),
+        "names": {code: lang.name for code, lang in services.content.languages.items()},
+        "topics": {**en.labels, "other": "Other"},
+    }
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | BaseResponse:
+    """The login form; on success, the queues (or the page asked for)."""
+    if request.method == "GET":
+        return render_template("console/login.html")
+    r = _services().redis
+    name = request.form.get("login", "").strip().lower()[:64]
+    counters = {"login": f"login:fail:{name}", "address": f"login:fail:@{request.remote_addr}"}
+    if any(int(r.get(key) or 0) >= MAX_FAILURES[kind] for kind, key in counters.items()):
+        return Response(render_template(
+            "console/login.html", error="Too many failed attempts. Try again in 15 minutes."),
+            status=429)
+    mediator = _services().mediators.check_password(name, request.form.get("password", ""))
+    if mediator is None:
+        for key in counters.values():
+            r.incr(key)
+            r.expire(key, FAILURE_WINDOW_SECONDS)
+        return Response(render_template("console/login.html",
+                                        error="Wrong login or password."), status=401)
+    r.delete(counters["login"])
+    session.clear()
+    session["mediator"] = mediator.login
+    session["seen"] = time.time()
+    session.permanent = True
+    target = request.args.get("next", "")
+    return redirect(target if target.startswith("/console/") else url_for("console.queues"))
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> BaseResponse:
+    """End the session."""
+    session.clear()
+    flash("You are logged out.")
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@login_required
+def queues() -> str:
+    """Waiting tickets per language, and the tickets this mediator holds."""
+    services = _services()
+    langs = list(services.content.languages)
+    return render_template("console/queues.html", stats=services.callbacks.stats(langs),
+                           mine=services.callbacks.claimed_by(g.mediator.login))
+
+
+@bp.post("/take")
+@login_required
+def take() -> BaseResponse:
+    """Claim the oldest waiting ticket in this mediator's languages."""
+    ticket = _services().callbacks.take_next(g.mediator.login, list(g.mediator.languages))
+    if ticket is None:
+        flash("No ticket is waiting in your languages.")
+        return redirect(url_for("console.queues"))
+    return redirect(url_for("console.ticket", ref=ticket.ref))
+
+
+def _ticket(ref: str) -> Ticket:
+    ticket = _services().callbacks.get(ref)
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _holds(ticket: Ticket) -> bool:
+    return ticket.status == "claimed" and ticket.mediator == g.mediator.login
+
+
+@bp.get("/ticket/<ref>")
+@login_required
+def ticket(ref: str) -> str:
+    """A ticket; its number only for the mediator who claimed it."""
+    services = _services()
+    found = _ticket(ref)
+    mine = _holds(found)
+    if mine:
+        audit.record(services.redis, g.mediator.login, ref, "saw the number")
+    history = [{**e, "when": _when(float(str(e["at"])))} for e in services.callbacks.history(ref)]
+    return render_template(
+        "console/ticket.html", ticket=found, mine=mine, outcomes=OUTCOMES, history=history,
+        number=services.privacy.decrypt(found.number) if mine else None,
+        created=_when(found.created), nonce=secrets.token_hex(8),
+    )
+
+
+@bp.post("/ticket/<ref>/call")
+@login_required
+def call(ref: str) -> BaseResponse:
+    """Ring the mediator's phone from the hotline; when they answer, Twilio dials the caller."""
+    services = _services()
+    found = _ticket(ref)
+    if not _holds(found):
+        abort(403)
+    base = (services.config["PUBLIC_BASE_URL"] or request.host_url).rstrip("/")
+    nonce = "".join(c for c in request.form.get("nonce", "") if c.isalnum())[:32] or "x"
+    outbox.queue_call(
+        services, services.privacy.decrypt(g.mediator.phone),
+        url=f"{base}{url_for('voice.bridge', ref=ref, m=g.mediator.login)}",
+        status_callback=f"{base}{url_for('voice.bridge_status', ref=ref)}",
+        key=f"bridge:{ref}:{nonce}",
+    )
+    services.callbacks.log_event(ref, "call requested", g.mediator.login)
+    audit.record(services.redis, g.mediator.login, ref, "called through the hotline")
+    flash("Your phone will ring: answer it, and the caller is dialled.")
+    return redirect(url_for("console.ticket", ref=ref))
+
+
+@bp.post("/ticket/<ref>/outcome")
+@login_required
+def outcome(ref: str) -> BaseResponse:
+    """Record how the call went; the ticket closes, or goes back in line after no answer."""
+    chosen = request.form.get("outcome", "")
+    if chosen not in dict(OUTCOMES):
+        abort(400)
+    try:
+        status = record_outcome(_services(), _ticket(ref).ref, chosen, g.mediator.login)
+    except TicketError as exc:
+        flash(f"Not recorded: {exc}.")
+        return redirect(url_for("console.ticket", ref=ref))
+    flash(f"Ticket {ref}: {dict(OUTCOMES)[chosen].lower()}, now {status}.")
+    return redirect(url_for("console.queues"))
+
+
+@bp.post("/ticket/<ref>/note")
+@login_required
+def note(ref: str) -> BaseResponse:
+    """Add a note to the ticket's history."""
+    text = request.form.get("text", "").strip()
+    if not text:
+        abort(400)
+    _services().callbacks.add_note(_ticket(ref).ref, g.mediator.login, text)
+    return redirect(url_for("console.ticket", ref=ref))
+
+
+@bp.get("/ticket/<ref>/voice")
+@login_required
+def voice(ref: str) -> Response:
+    """The caller's voice message, fetched from Twilio with the account's credentials."""
+    services = _services()
+    found = _ticket(ref)
+    if not _holds(found) or not found.voice:
+        abort(404)
+    audit.record(services.redis, g.mediator.login, ref, "played the voice message")
+    fetched = requests.get(f"{found.voice}.mp3", timeout=15, auth=(
+        services.config["TWILIO_ACCOUNT_SID"], services.config["TWILIO_AUTH_TOKEN"]))
+    if fetched.status_code != 200:
+        abort(502)
+    return Response(fetched.content, mimetype="audio/mpeg",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+@bp.get("/admin")
+@admin_required
+def admin() -> str:
+    """Today's caps, the failed jobs (with a retry button) and the audit log."""
+    services = _services()
+    registry = FailedJobRegistry(queue=Queue(outbox.QUEUE, connection=services.redis))
+    failed = []
+    for job in Job.fetch_many(registry.get_job_ids(), connection=services.redis):
+        if job is None:
+            continue
+        result = job.latest_result()
+        error = (result.exc_string or "").strip().splitlines()[-1:] if result else []
+        failed.append({"id": job.id, "description": job.description, "error": " ".join(error),
+                       "when": _when(job.ended_at.timestamp()) if job.ended_at else ""})
+    entries = [{**e, "when": _when(float(str(e["at"])))} for e in audit.recent(services.redis)]
+    return render_template("console/admin.html", failed=failed, audit=entries,
+                           caps=outbox.cap_status(services))
+
+
+@bp.post("/admin/retry/<job_id>")
+@admin_required
+def retry(job_id: str) -> BaseResponse:
+    """Put a failed job back in the queue."""
+    registry = FailedJobRegistry(queue=Queue(outbox.QUEUE, connection=_services().redis))
+    if job_id not in registry.get_job_ids():
+        abort(404)
+    registry.requeue(job_id)
+    flash("The job is back in the queue.")
+    return redirect(url_for("console.admin"))
+
+
+def _when(epoch: float) -> str:
+    local = dt.datetime.fromtimestamp(epoch, _services().hours.zone)
+    return local.strftime("%a %d %b %H:%M")

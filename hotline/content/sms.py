@@ -1,0 +1,217 @@
+"""Load and validate the SMS content: `sms_templates/keywords.yaml` and `sms_templates/<lang>.yaml`.
+
+Each language file has a short `label` for every node of the voice menu but the start, a text for
+every information item, and the system texts below. Every text, and every numbered menu as it is
+assembled, must fit its budget: 2 segments for a GSM-7 language (where a character that would
+switch the message to UCS-2 is an error, named with its alternative), 3 for a UCS-2 language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotline.content.ivr import (
+    LANGUAGE_MENU,
+    STATUSES,
+    Checker,
+    Content,
+    ContentError,
+    Problem,
+    read_yaml,
+    relative_name,
+)
+from hotline.content.keywords import KeywordIndex
+from hotline.content.segments import Cost, cost, ucs2_culprits
+
+SYSTEM_TEXTS = ("menu_header", "menu_footer", "welcome_line", "language_set", "stop_confirm",
+                "start_confirm")
+CALLBACK_TEXTS = ("cb_created", "cb_joined", "cb_cancelled", "cb_none", "cb_unreachable",
+                  "cb_failed", "forget_confirm")
+# Texts that name a value filled in when sent, and a sample used to count their cost.
+PLACEHOLDERS = {"cb_created": "ref", "cb_joined": "ref", "cb_cancelled": "ref",
+                "cb_unreachable": "ref"}
+SAMPLES = {"ref": "123456"}
+COMMANDS = frozenset({"help", "language", "stop", "start", "cancel", "forget"})
+BUDGETS = {"gsm7": 2, "ucs2": 3}
+MAX_LABEL = 28
+
+
+@dataclass(frozen=True)
+class SmsLanguage:
+    """One language's SMS labels and texts."""
+
+    code: str
+    name: str
+    status: str
+    alphabet: str
+    labels: dict[str, str]
+    texts: dict[str, str]
+    file: str
+
+
+@dataclass(frozen=True)
+class SmsContent:
+    """SMS texts of every language, the keyword index, and the voice menu they mirror."""
+
+    voice: Content
+    languages: dict[str, SmsLanguage]
+    keywords: KeywordIndex
+
+    def menu(self, lang: str, node_name: str) -> str:
+        """The numbered menu of `node_name` (a menu node) in `lang`."""
+        sms = self.languages[lang]
+        node = self.voice.nodes[node_name]
+        lines = [sms.texts["menu_header"]]
+        lines += [f"{o.digit} {sms.labels[o.goto]}" for o in node.options if o.goto]
+        lines.append(sms.texts["menu_footer"])
+        return "\n".join(lines)
+
+    def language_menu(self) -> str:
+        """Every language by its number, each named in itself."""
+        return "\n".join(f"{i} {sms.name}" for i, sms in enumerate(self.languages.values(), 1))
+
+    def welcome(self) -> str:
+        """The multilingual first-contact text: one line per language with its help keyword."""
+        return "\n".join(sms.texts["welcome_line"] for sms in self.languages.values())
+
+    def all_texts(self) -> dict[tuple[str, str], str]:
+        """Every SMS the service can send, by (language, name), menus included."""
+        out: dict[tuple[str, str], str] = {}
+        for code, sms in self.languages.items():
+            for name, node in self.voice.nodes.items():
+                if node.type == "callback":
+                    continue
+                out[(code, f"menu:{name}" if node.type == "menu" else name)] = (
+                    self.menu(code, name) if node.type == "menu" else sms.texts[name])
+            for name in (*SYSTEM_TEXTS[2:], *(n for n in CALLBACK_TEXTS if n in sms.texts)):
+                out[(code, name)] = self.text(code, name, **SAMPLES)
+        out[("*", "welcome")] = self.welcome()
+        out[("*", LANGUAGE_MENU)] = self.language_menu()
+        return out
+
+    def text(self, lang: str, name: str, **values: str) -> str:
+        """The text `name` in `lang`, its placeholder (if any) filled with `values`."""
+        text = self.languages[lang].texts[name]
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    def budget(self, lang: str) -> int:
+        """The most segments one SMS in `lang` may cost."""
+        return BUDGETS[self.languages[lang].alphabet] if lang in self.languages else 3
+
+
+def load_sms_content(voice: Content) -> SmsContent:
+    """Read and validate `sms_templates/` against the voice menu; raise ContentError if broken."""
+    root: Path = voice.root
+    problems: list[Problem] = []
+    keywords_file = root / "sms_templates" / "keywords.yaml"
+    raw = read_yaml(keywords_file, root, problems) or {}
+    check = Checker(relative_name(keywords_file, root), problems)
+    table = raw.get("keywords")
+    if not isinstance(table, dict):
+        check.fail("keywords", "must map targets to languages to lists of words")
+        table = {}
+    for target, by_lang in table.items():
+        if target not in COMMANDS and target not in voice.nodes:
+            check.fail(f"keywords.{target}", "is neither a menu node nor help/language/stop/start")
+        if not isinstance(by_lang, dict):
+            check.fail(f"keywords.{target}", "must map language codes to lists of words")
+            continue
+        for lang, spellings in by_lang.items():
+            if lang not in voice.languages:
+                check.fail(f"keywords.{target}.{lang}", "is not a language of the menu")
+            if not isinstance(spellings, list) or not spellings:
+                check.fail(f"keywords.{target}.{lang}", "must be a list of words")
+    clean = {t: {lang: list(w) for lang, w in v.items() if isinstance(w, list)}
+             for t, v in table.items() if isinstance(v, dict)}
+    index = KeywordIndex(clean)
+    for clash in index.clashes:
+        check.fail("keywords", clash)
+    for command in ("help", "stop", "start"):
+        missing = set(voice.languages) - set(clean.get(command, {}))
+        if missing:
+            check.fail(f"keywords.{command}", f"no word for {', '.join(sorted(missing))}")
+
+    languages = {}
+    for code in voice.languages:
+        sms = _language(root, code, voice, problems)
+        if sms is not None:
+            languages[code] = sms
+    content = SmsContent(voice=voice, languages=languages, keywords=index)
+    if not problems:
+        for (lang, name), text in content.all_texts().items():
+            _check_cost(content, lang, name, text, problems)
+    if problems:
+        raise ContentError(problems)
+    return content
+
+
+def _language(root: Path, code: str, voice: Content, problems: list[Problem]) -> SmsLanguage | None:
+    path = root / "sms_templates" / f"{code}.yaml"
+    data = read_yaml(path, root, problems)
+    if data is None:
+        return None
+    check = Checker(relative_name(path, root), problems)
+    if data.get("language") != code:
+        check.fail("language", f"must be {code!r}, the file's name")
+    if data.get("status") not in STATUSES:
+        check.fail("status", "must be draft or reviewed")
+    alphabet = data.get("alphabet")
+    if alphabet not in BUDGETS:
+        check.fail("alphabet", "must be gsm7 or ucs2")
+        alphabet = "ucs2"
+    labels = _strings(data.get("labels"), "labels", check)
+    texts = _strings(data.get("texts"), "texts", check)
+    for name, node in voice.nodes.items():
+        if name != voice.start and name not in labels:
+            check.fail(f"labels.{name}", "missing")
+        if node.type == "info" and name not in texts:
+            check.fail(f"texts.{name}", "missing")
+    needed = list(SYSTEM_TEXTS)
+    if any(node.type == "callback" for node in voice.nodes.values()):
+        needed += CALLBACK_TEXTS
+    for name in needed:
+        if name not in texts:
+            check.fail(f"texts.{name}", "missing")
+    for name, label in labels.items():
+        if len(label) > MAX_LABEL:
+            check.fail(f"labels.{name}", f"{len(label)} characters; at most {MAX_LABEL}")
+    for name, text in {**texts, **labels}.items():
+        allowed = PLACEHOLDERS.get(name) if name in texts else None
+        rest = text.replace("{" + allowed + "}", "") if allowed else text
+        if "{" in rest or "}" in rest:
+            hint = f"only {{{allowed}}} here" if allowed else "write the value"
+            check.fail(f"texts.{name}", f"unknown placeholder: {hint}")
+    return SmsLanguage(code=code, name=voice.languages[code].name, status=str(data.get("status")),
+                       alphabet=str(alphabet), labels=labels, texts=texts, file=check.file)
+
+
+def _strings(raw: object, key: str, check: Checker) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        check.fail(key, "must map names to text")
+        return {}
+    out = {}
+    for name, text in raw.items():
+        if not isinstance(text, str) or not text.strip():
+            check.fail(f"{key}.{name}", "must be non-empty text")
+            continue
+        out[str(name)] = text.strip()
+    return out
+
+
+def _check_cost(content: SmsContent, lang: str, name: str, text: str,
+                problems: list[Problem]) -> Cost:
+    price = cost(text)
+    file = content.languages[lang].file if lang in content.languages else "sms_templates"
+    if lang in content.languages and content.languages[lang].alphabet == "gsm7":
+        for char, alternative in ucs2_culprits(text).items():
+            hint = f"; write {alternative!r} instead" if alternative else ""
+            problems.append(Problem(file, f"texts.{name}",
+                                    f"{char!r} switches the SMS to UCS-2 (double cost){hint}"))
+    if price.segments > content.budget(lang):
+        problems.append(Problem(file, f"texts.{name}", f"{price.segments} segments "
+                                f"({price.units} {price.encoding} units); the budget is "
+                                f"{content.budget(lang)}"))
+    return price

@@ -1,0 +1,86 @@
+"""What Redis remembers about a texter, keyed by the keyed hash of their number (never the number).
+
+Keys (`<n>` is `Privacy.number_key(number)`):
+- `sms:session:<n>`  the SMS menu their numbers refer to; expires after SESSION_SECONDS
+- `lang:<n>`         the number's chosen language, by SMS or on the voice line; expires after
+                     PREFERENCE_SECONDS
+- `sms:optout:<n>`   present while they have opted out (STOP); removed by START
+- `sms:seen:<MessageSid>`  the TwiML answered to that message, encrypted (a mediator's may hold
+                           a number); a retried webhook gets it and nothing else; 1 day
+- `sms:rate:<n>:<hour>`    replies counted this hour, for the anti-pumping limit; 1 hour
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from hotline.engine.sms import Conversation, Reply
+
+SESSION_SECONDS = 30 * 60
+PREFERENCE_SECONDS = 90 * 24 * 3600
+SEEN_SECONDS = 24 * 3600
+
+
+def load(r: redis.Redis, n: str) -> Conversation:
+    """The remembered state of number key `n`."""
+    node, lang, optout = r.mget(f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}")
+    return Conversation(
+        lang=lang.decode() if lang else None,
+        node=node.decode() if node else None,
+        opted_out=optout is not None,
+    )
+
+
+def save(r: redis.Redis, n: str, reply: Reply) -> None:
+    """Remember what `reply` asks to remember, with the expiries above."""
+    pipe = r.pipeline()
+    if reply.node is not None:
+        pipe.set(f"sms:session:{n}", reply.node, ex=SESSION_SECONDS)
+    if reply.lang is not None:
+        pipe.set(f"lang:{n}", reply.lang, ex=PREFERENCE_SECONDS)
+    if reply.opted_out is True:
+        pipe.set(f"sms:optout:{n}", "1")
+    elif reply.opted_out is False:
+        pipe.delete(f"sms:optout:{n}")
+    pipe.execute()
+
+
+def remembered_language(r: redis.Redis, n: str) -> str | None:
+    """The language number key `n` chose last, if any."""
+    lang = r.get(f"lang:{n}")
+    return lang.decode() if lang else None
+
+
+def remember_language(r: redis.Redis, n: str, lang: str) -> None:
+    """Keep the language number key `n` chose, for PREFERENCE_SECONDS."""
+    r.set(f"lang:{n}", lang, ex=PREFERENCE_SECONDS)
+
+
+def is_opted_out(r: redis.Redis, n: str) -> bool:
+    """True while number key `n` has opted out."""
+    return bool(r.exists(f"sms:optout:{n}"))
+
+
+def claim_message(r: redis.Redis, message_sid: str) -> bytes | None:
+    """Claim an incoming message atomically. None: first time. Else the TwiML answered before
+    (empty while the first request is still being answered)."""
+    if r.set(f"sms:seen:{message_sid}", b"", nx=True, ex=SEEN_SECONDS):
+        return None
+    return r.get(f"sms:seen:{message_sid}") or b""
+
+
+def remember_answer(r: redis.Redis, message_sid: str, twiml: str) -> None:
+    """Keep the TwiML given to `message_sid`, so a retried webhook gets the same answer."""
+    r.set(f"sms:seen:{message_sid}", twiml, xx=True, ex=SEEN_SECONDS)
+
+
+def over_rate(r: redis.Redis, n: str, limit: int) -> bool:
+    """Count one reply to `n` this hour; True when that is more than `limit`."""
+    key = f"sms:rate:{n}:{int(time.time() // 3600)}"
+    pipe = r.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, 3600)
+    count, _ = pipe.execute()
+    return int(count) > limit

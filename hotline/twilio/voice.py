@@ -1,0 +1,241 @@
+"""Twilio voice webhooks: Twilio's requests in, engine turns out as TwiML, effects carried out.
+
+A callback number typed during a call travels, encrypted, in the next URLs (`carry`), so the line
+needs no Redis until the ticket is opened. Keys: `once:<name>` marks a recording or status callback
+already recorded, 1 day.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from dataclasses import replace
+from functools import cached_property
+from typing import cast
+
+import redis
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from hotline.callbacks import outbox
+from hotline.callbacks.requests import open_request
+from hotline.content.ivr import LANGUAGE_MENU
+from hotline.engine import callback as callback_flow
+from hotline.engine import voice as engine
+from hotline.engine.turns import Caller, spoken_digits
+from hotline.services import Services
+from hotline.state import sms as sms_state
+from hotline.state.privacy import InvalidToken, is_textable
+from hotline.twilio.signatures import twilio_only
+from hotline.twilio.twiml import position_from, render
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+log = logging.getLogger(__name__)
+RENDER_SECONDS = 10
+RENDERED_MAX = 4096
+
+
+def _services() -> Services:
+    return current_app.extensions["hotline"]
+
+
+def _twiml(services: Services, turn: engine.Turn) -> Response:
+    """The turn as TwiML. The menus' documents are the same for every caller, so each is rendered
+    once per audio build and RENDER_SECONDS (a removed recording stops playing after at most
+    that); callback steps, which speak a caller's number or reference, are never kept."""
+    personal = turn.listen is not None and "." in turn.listen.node
+    key = (turn, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
+    body = None if personal else services.rendered.get(key)
+    if body is None:
+        body = render(turn, services.content, services.audio,
+                      lambda name: url_for("audio.file", name=name, _external=False))
+        if not personal:
+            if len(services.rendered) >= RENDERED_MAX:
+                services.rendered.clear()
+            services.rendered[key] = body
+    return Response(body, mimetype="text/xml")
+
+
+def _xml(response: VoiceResponse) -> Response:
+    return Response(str(response), mimetype="text/xml")
+
+
+@bp.post("")
+@twilio_only
+def incoming() -> Response:
+    """A new call: the welcome in the caller's remembered language, else the language menu."""
+    services = _services()
+    remembered = None
+    caller = request.form.get("From", "")
+    if callback_flow.callable_number(caller, services.config["COUNTRIES"]):
+        with contextlib.suppress(redis.RedisError):  # no memory today: the language menu
+            remembered = sms_state.remembered_language(
+                services.redis, services.privacy.number_key(caller))
+    return _twiml(services, engine.incoming(services.content, remembered))
+
+
+@bp.post("/step")
+@twilio_only
+def step() -> Response:
+    """A key press (`Digits`) or silence at the position the URL carries."""
+    services = _services()
+    at = position_from(request.args)
+    caller = _caller(services)
+    turn = engine.respond(services.content, at, request.form.get("Digits"), caller)
+    if turn.send_sms and not _queue_item_sms(services, turn, caller):
+        turn = engine.respond(services.content, at, request.form.get("Digits"),
+                              Caller(caller.number, False, caller.reopens, caller.countries))
+    if turn.keep_number and turn.listen:
+        turn = replace(turn, listen=replace(turn.listen,
+                                            carry=services.privacy.encrypt(turn.keep_number)))
+    if turn.open_ticket:
+        turn = _open_ticket(services, at, turn.open_ticket, caller)
+    if at.node == LANGUAGE_MENU and turn.listen and turn.listen.lang and caller.number:
+        _remember_language(services, caller.number, turn.listen.lang)
+    return _twiml(services, turn)
+
+
+def _remember_language(services: Services, number: str, lang: str) -> None:
+    try:
+        sms_state.remember_language(services.redis, services.privacy.number_key(number), lang)
+    except redis.RedisError:
+        log.warning("Redis unreachable: the language choice is not remembered")
+
+
+@bp.post("/recording")
+@twilio_only
+def recording() -> Response:
+    """Twilio's recording status callback: attach the voice message to its ticket."""
+    services = _services()
+    ref, sid = request.args.get("ref", ""), request.form.get("RecordingSid", "")
+    url = request.form.get("RecordingUrl", "")
+    if not ref or not sid or not url:
+        abort(400)
+    if request.form.get("RecordingStatus", "completed") == "completed" and _once(
+            services, f"recording:{sid}") and services.callbacks.get(ref):
+        services.callbacks.attach_voice(ref, url)
+    return Response("", status=204)
+
+
+@bp.post("/bridge")
+@twilio_only
+def bridge() -> Response:
+    """The mediator answered: connect them to the caller, with the hotline as caller ID."""
+    services = _services()
+    ticket = services.callbacks.get(request.args.get("ref", ""))
+    response = VoiceResponse()
+    if ticket is None or ticket.status != "claimed" or ticket.mediator != request.args.get("m"):
+        response.say("This callback is no longer yours. Goodbye.", language="en-GB")
+        response.hangup()
+        return _xml(response)
+    response.say(f"Hotline callback, reference {spoken_digits(ticket.ref)}. "
+                 "Connecting you to the caller now.", language="en-GB")
+    dial = Dial(caller_id=services.config["TWILIO_PHONE_NUMBER"], timeout=30,
+                action=url_for("voice.dialed", ref=ticket.ref), method="POST")
+    dial.number(services.privacy.decrypt(ticket.number))
+    response.append(dial)
+    return _xml(response)
+
+
+@bp.post("/bridge/dialed")
+@twilio_only
+def dialed() -> Response:
+    """How the leg to the caller ended (DialCallStatus): into the ticket's history."""
+    _record_status(request.form.get("DialCallStatus", ""), "caller")
+    response = VoiceResponse()
+    response.hangup()
+    return _xml(response)
+
+
+@bp.post("/bridge/status")
+@twilio_only
+def bridge_status() -> Response:
+    """Status callbacks of the call to the mediator: into the ticket's history; a finished call's
+    duration counts against today's cap on call minutes."""
+    status = request.form.get("CallStatus", "")
+    if _record_status(status, "mediator") and status == "completed":
+        duration = request.form.get("CallDuration", "0")
+        outbox.add_call_seconds(_services(), int(duration) if duration.isdigit() else 0)
+    return Response("", status=204)
+
+
+def _record_status(status: str, leg: str) -> bool:
+    """Log a call status once per (call, leg, status); False for a retried callback."""
+    services = _services()
+    ref, sid = request.args.get("ref", ""), request.form.get("CallSid", "")
+    if not ref or not sid or not status:
+        abort(400)
+    if not _once(services, f"status:{sid}:{leg}:{status}"):
+        return False
+    if services.callbacks.get(ref):
+        services.callbacks.log_event(ref, f"call to the {leg}: {status}")
+    return True
+
+
+def _once(services: Services, name: str) -> bool:
+    """True the first time `name` is seen (an atomic claim), False for a retried webhook."""
+    return bool(services.redis.set(f"once:{name}", "1", nx=True, ex=24 * 3600))
+
+
+class _RequestCaller:
+    """This request's caller as the engine sees a `Caller`: the callback number (typed earlier,
+    else caller ID), SMS reach and the hours, each worked out only if a flow asks (most menu
+    steps never do, and parsing numbers is a good part of a request's time)."""
+
+    def __init__(self, services: Services):
+        self._services = services
+        self.countries: frozenset[str] = services.config["COUNTRIES"]
+
+    @cached_property
+    def number(self) -> str | None:
+        return _typed_number(self._services) or callback_flow.callable_number(
+            request.form.get("From", ""), self.countries)
+
+    @cached_property
+    def can_text(self) -> bool:
+        return bool(self.number) and is_textable(self.number or "", self.countries)
+
+    @cached_property
+    def reopens(self) -> tuple[int, str] | None:
+        hours, now = self._services.hours, dt.datetime.now(dt.UTC)
+        if hours.is_open(now):
+            return None
+        opening = hours.next_opening(now)
+        return (opening.weekday(), opening.strftime("%-H:%M")) if opening else None
+
+
+def _caller(services: Services) -> Caller:
+    return cast(Caller, _RequestCaller(services))
+
+
+def _typed_number(services: Services) -> str | None:
+    token = request.args.get("carry", "")
+    try:
+        return services.privacy.decrypt(token) if token else None
+    except InvalidToken:
+        return None
+
+
+def _open_ticket(services: Services, at: engine.Position, topic: str,
+                 caller: Caller) -> engine.Turn:
+    lang = at.lang or ""
+    node = services.content.nodes[at.node.partition(".")[0]]
+    ref, joined = open_request(services, caller.number or "", lang, topic)
+    return callback_flow.after_ticket(services.content, lang, node, ref, joined, caller)
+
+
+def _queue_item_sms(services: Services, turn: engine.Turn, caller: Caller) -> bool:
+    """Queue the item's SMS (sent once per call and item); False when it cannot be queued."""
+    lang = turn.listen.lang if turn.listen else None
+    if not lang or not turn.send_sms or not caller.number:
+        return False
+    key = f"item:{request.form.get('CallSid', '')}:{turn.send_sms}"
+    try:
+        text = services.sms.languages[lang].texts[turn.send_sms]
+        outbox.queue_sms(services, caller.number, text, key)
+    except redis.RedisError:
+        log.warning("Redis unreachable: cannot queue the SMS for this call")
+        return False
+    return True
