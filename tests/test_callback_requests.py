@@ -54,7 +54,8 @@ def test_voice_request_confirms_the_number_then_topic_message_and_reference(clie
     texts = said(root)
     assert texts[0] == content.text("en", "cb_intro")
     assert "0 4 7 0, 1 2, 3 4, 5 6" in texts[-3]
-    assert parse_qs(urlsplit(next_url(root)).query)["node"] == ["mediator.confirm"]
+    query = parse_qs(urlsplit(next_url(root)).query)
+    assert (query["node"], query["step"]) == (["mediator"], ["confirm"])
     root = post_step(client, next_url(root), "1")
     assert said(root)[0] == content.text("en", "cb_topic")
     root = post_step(client, next_url(root), "3")                          # medical care
@@ -108,7 +109,7 @@ def test_withheld_number_types_one(client, services):
 
 @pytest.mark.parametrize("typed", ["0900123456", "0033612345678", "12", "0470"])
 def test_premium_foreign_or_short_numbers_are_refused(client, services, typed):
-    root = post_step(client, "/voice/step?node=mediator.enter&lang=en&retry=0", typed,
+    root = post_step(client, "/voice/step?node=mediator&step=enter&lang=en&retry=0", typed,
                      number="anonymous")
     assert said(root)[0] == services.content.text("en", "cb_bad_number")
     assert parse_qs(urlsplit(next_url(root)).query)["retry"] == ["1"]

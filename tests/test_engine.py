@@ -36,6 +36,7 @@ def test_call_table(content, case):
         expected += [key[:-1]] * len(content.languages) if key.endswith("*") else [key]
     assert [u.key for u in turn.say] == expected
     assert (turn.listen.node if turn.listen else None) == case["listens_at"]
+    assert (turn.listen.step if turn.listen else None) == case.get("step")
     if "lang" in case:
         assert {u.lang for u in turn.say} == {case["lang"]}
 

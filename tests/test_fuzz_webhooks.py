@@ -16,7 +16,7 @@ WEBHOOKS = ["/voice", "/voice/step", "/voice/recording", "/voice/bridge", "/voic
 FIELDS = ["From", "To", "Body", "Digits", "CallSid", "MessageSid", "RecordingSid",
           "RecordingUrl", "RecordingStatus", "CallStatus", "DialCallStatus", "CallDuration",
           "AccountSid", "NumMedia"]
-QUERY = ["node", "lang", "retry", "ref", "carry", "m"]
+QUERY = ["node", "lang", "retry", "ref", "carry", "step", "m"]
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 SETTINGS = settings(max_examples=600, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -28,7 +28,7 @@ def form(draw_fields: dict[str, str]) -> dict[str, str]:
 
 fields = st.dictionaries(st.one_of(st.sampled_from(FIELDS), TEXT), TEXT, max_size=8)
 queries = st.dictionaries(st.sampled_from(QUERY), st.one_of(
-    TEXT, st.sampled_from(["main", "mediator.enter", "mediator.done", "languages", "amu",
+    TEXT, st.sampled_from(["main", "mediator", "enter", "done", "confirm", "languages", "amu",
                            "en", "fr", "123456", "9" * 40])), max_size=5)
 
 

@@ -1,9 +1,9 @@
 """Asking for a mediator's callback on the voice line: confirm or type the number to call, choose
 a topic, leave an optional voice message, hear the reference and when to expect the call.
 
-Pure, like the engine. Its positions are `<node>.<step>`; the steps, in order: confirm (the caller
-ID, read back), enter (type a number and #), typed (the typed number, read back), topic, recorded
-(after the voice message), done (the reference; 1 repeats it).
+Pure, like the engine. Its positions name the callback node and a `step`; the steps, in order:
+confirm (the caller ID, read back), enter (type a number and #), typed (the typed number, read
+back), topic, recorded (after the voice message), done (the reference; 1 repeats it).
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ def enter(content: Content, lang: str, node: Node, caller: Caller) -> Turn:
 
 
 def respond(content: Content, at: Position, digits: str | None, caller: Caller) -> Turn | None:
-    """The turn after `digits` at step `at` of the callback request of node `at.node`;
+    """The turn after `digits` at step `at.step` of the callback request of node `at.node`;
     None when the caller leaves for the main menu."""
-    name, _, step = at.node.partition(".")
-    node, lang = content.nodes[name], at.lang or ""
+    step = at.step or ""
+    node, lang = content.nodes[at.node], at.lang or ""
     pressed = (digits or "").strip()
     if step in ("confirm", "typed"):
         if pressed == "1":
@@ -85,7 +85,7 @@ def after_ticket(content: Content, lang: str, node: Node, ref: str, joined: bool
     if joined:
         return done(content, lang, node, ref, caller, "cb_joined")
     return Turn((say(content, lang, "cb_message"),),
-                Position(f"{node.name}.recorded", lang, ref=ref), record=True)
+                Position(node.name, lang, ref=ref, step="recorded"), record=True)
 
 
 def done(content: Content, lang: str, node: Node, ref: str, caller: Caller,
@@ -97,7 +97,7 @@ def done(content: Content, lang: str, node: Node, ref: str, caller: Caller,
     if caller.can_text:
         lines.append(say(content, lang, "cb_sms_follows"))
     lines += _done_options(content, lang)
-    return Turn(tuple(lines), Position(f"{node.name}.done", lang, ref=ref))
+    return Turn(tuple(lines), Position(node.name, lang, ref=ref, step="done"))
 
 
 def utterances(content: Content, lang: str, node: Node) -> list[Utterance]:
@@ -128,19 +128,19 @@ def _confirm(content: Content, lang: str, node: Node, number: str, step: str,
              lead: tuple[Utterance, ...] = (), keep: str | None = None) -> Turn:
     lines = (*lead, say(content, lang, "cb_confirm_number", number=spoken_number(number)),
              *_confirm_options(content, lang))
-    return Turn(lines, Position(f"{node.name}.{step}", lang), keep_number=keep)
+    return Turn(lines, Position(node.name, lang, step=step), keep_number=keep)
 
 
 def _ask_number(content: Content, lang: str, node: Node,
                 lead: tuple[Utterance, ...] = ()) -> Turn:
     return Turn((*lead, say(content, lang, "cb_enter_number")),
-                Position(f"{node.name}.enter", lang), number_input=True)
+                Position(node.name, lang, step="enter"), number_input=True)
 
 
 def _topics(content: Content, lang: str, node: Node) -> Turn:
     lines = (say(content, lang, "cb_topic"), *(option_line(content, lang, o)
                                                for o in node.options))
-    return Turn(lines, Position(f"{node.name}.topic", lang))
+    return Turn(lines, Position(node.name, lang, step="topic"))
 
 
 def _step_prompts(content: Content, lang: str, node: Node, step: str,
@@ -162,5 +162,6 @@ def _retry(content: Content, at: Position, reason: str, lines: tuple[Utterance, 
     lang = at.lang or ""
     if at.retry >= content.retries:
         return Turn((say(content, lang, reason), say(content, lang, "goodbye")), None)
-    return Turn((say(content, lang, reason), *lines), Position(at.node, lang, at.retry + 1, at.ref),
+    return Turn((say(content, lang, reason), *lines), Position(at.node, lang, at.retry + 1, at.ref,
+                                                                 step=at.step),
                 number_input=number_input)

@@ -11,16 +11,18 @@ SPOKEN_KEYS = {"*": "key_star", "#": "key_hash"}
 
 @dataclass(frozen=True)
 class Position:
-    """Where a caller is: the node (or `<node>.<step>` in a callback request) whose choices they
-    hear, their language, failed tries so far, the callback reference once there is one, and
-    `carry`: an opaque value the channel attaches during a callback request (the typed number,
-    encrypted) that the engine passes along unread."""
+    """Where a caller is: the node whose choices they hear, their language, failed tries so far,
+    `step`: inside a callback request, which of its steps (None elsewhere; only the engine reads
+    it), the callback reference once there is one, and `carry`: an opaque value the channel
+    attaches during a callback request (the typed number, encrypted) that the engine passes along
+    unread."""
 
     node: str
     lang: str | None = None
     retry: int = 0
     ref: str | None = None
     carry: str | None = None
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,12 @@ class Turn:
     open_ticket: str | None = None
     record: bool = False
     number_input: bool = False
+
+    @property
+    def personal(self) -> bool:
+        """True when the turn belongs to one caller (a callback request speaks their number or
+        reference), so its rendering must not be shared."""
+        return self.listen is not None and self.listen.step is not None
 
 
 def say(content: Content, lang: str, key: str, **runtime: str) -> Utterance:

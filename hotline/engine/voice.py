@@ -36,17 +36,16 @@ def respond(content: Content, at: Position, digits: str | None,
     caller = caller or Caller()
     if at.node == LANGUAGE_MENU or at.lang not in content.languages:
         return _choose_language(content, at, digits)
-    base = content.nodes.get(at.node.partition(".")[0])
-    if base is not None and base.type == "callback" and "." in at.node:
-        turn = callback_flow.respond(content, at, digits, caller)
-        if turn is None:
-            return _enter(content, at.lang, content.nodes[content.start])
-        if turn.listen and at.carry and "." in turn.listen.node:
-            return replace(turn, listen=replace(turn.listen, carry=at.carry))
-        return turn
     node = content.nodes.get(at.node)
     if node is None:  # the menu changed during the call: start again from the main menu
         return _enter(content, at.lang, content.nodes[content.start])
+    if node.type == "callback" and at.step:
+        turn = callback_flow.respond(content, at, digits, caller)
+        if turn is None:
+            return _enter(content, at.lang, content.nodes[content.start])
+        if turn.listen and at.carry and turn.listen.step:
+            return replace(turn, listen=replace(turn.listen, carry=at.carry))
+        return turn
     if node.type == "callback":
         return callback_flow.enter(content, at.lang, node, caller)
     option = _find(content.options_of(node), digits)

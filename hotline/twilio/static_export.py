@@ -89,8 +89,7 @@ def export(content: Content, audio: AudioLibrary, out: Path, base_url: str) -> i
 def _static_turn(content: Content, at: Position, key: str | None) -> Turn:
     """The engine's turn, without what a static file cannot do (callbacks, SMS)."""
     turn = engine.respond(content, at, key, Caller(number=None, can_text=False))
-    listening_in_callback = turn.listen is not None and "." in turn.listen.node
-    if at.node != LANGUAGE_MENU and at.lang and listening_in_callback:
+    if at.node != LANGUAGE_MENU and at.lang and turn.personal:
         # Say so, then offer the choices of this node again (its replay, less "no input").
         again = engine.respond(content, Position(at.node, at.lang), None)
         return Turn((say(content, at.lang, "cb_unavailable"), *again.say[1:]),

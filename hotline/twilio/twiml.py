@@ -27,6 +27,8 @@ def step_url(at: Position) -> str:
         params["ref"] = at.ref
     if at.carry:
         params["carry"] = at.carry
+    if at.step:
+        params["step"] = at.step
     return f"{STEP_PATH}?{urlencode(params)}"
 
 
@@ -40,6 +42,7 @@ def position_from(args: dict[str, str]) -> Position:
         retry=int(retry) if retry.isascii() and retry.isdigit() and len(retry) < 3 else 0,
         ref=ref if ref.isascii() and ref.isdigit() and len(ref) < 12 else None,
         carry=args.get("carry", "")[:512] or None,
+        step=args.get("step", "")[:16] or None,
     )
 
 
