@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.audio.engines import Engine, EspeakEngine, GttsEngine, Throttle
-from hotline.content.ivr import Checker, ContentError, Problem, read_yaml, relative_name
+from hotline.content.files import Checker, ContentError, Problem, read_yaml, relative_name
 
 CONFIG_FILE = Path("ivr_scripts") / "audio.yaml"
 ENGINES = ("gtts", "espeak-ng")

@@ -7,17 +7,25 @@ naming the file and the key, so a broken file stops start-up with a message a CS
 from __future__ import annotations
 
 import datetime as dt
-import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from hotline.content.files import (
+    STATUSES,
+    Checker,
+    ContentError,
+    Problem,
+    fill,
+    language_file,
+    placeholders,
+    read_yaml,
+    relative_name,
+)
 
 LANGUAGE_MENU = "languages"  # reserved position: the language menu, before a language is chosen
 ACTIONS = frozenset({"repeat", "back", "main", "language", "sms"})
 KEYPAD = frozenset("0123456789*#")
-STATUSES = frozenset({"draft", "reviewed"})
 NODE_TYPES = frozenset({"menu", "info", "callback"})
 MAX_LANGUAGES = 9
 # Prompts the engine itself speaks, whatever the menu holds.
@@ -40,27 +48,6 @@ RUNTIME_PLACEHOLDERS = {
     "time": {"cb_closed", "cb_when_later"},
 }
 CALLBACK_OPTION_PROMPTS = ("opt_confirm", "opt_other_number", "opt_repeat_ref")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a content file."""
-
-    file: str
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}: {self.key}" if self.key else self.file
-        return f"{where}: {self.message}"
-
-
-class ContentError(Exception):
-    """The content cannot be served; `problems` says where and why."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("content is broken:\n" + "\n".join(f"  {p}" for p in problems))
 
 
 @dataclass(frozen=True)
@@ -124,7 +111,7 @@ class Content:
 
     def text(self, lang: str, key: str, **runtime: str) -> str:
         """The prompt `key` in `lang`, placeholders filled in."""
-        return self.languages[lang].prompts[key].format_map({**self.values, **runtime})
+        return fill(self.languages[lang].prompts[key], {**self.values, **runtime})
 
     def options_of(self, node: Node) -> tuple[Option, ...]:
         """The keypad choices offered at `node` (a callback node offers its topics)."""
@@ -222,47 +209,6 @@ def load_content(root: Path | str) -> Content:
         root=root, languages=languages, nodes=nodes, start=start, retries=retries,
         values=values, item_options=item_options, warnings=tuple(warnings),
     )
-
-
-class Checker:
-    """Collects problems found in one file."""
-
-    def __init__(self, file: str, problems: list[Problem]):
-        self.file = file
-        self.problems = problems
-
-    def fail(self, key: str, message: str) -> None:
-        self.problems.append(Problem(self.file, key, message))
-
-
-def relative_name(path: Path, root: Path) -> str:
-    """`path` as the CSO sees it: relative to the content root when inside it."""
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def read_yaml(path: Path, root: Path, problems: list[Problem]) -> dict[str, Any] | None:
-    """The mapping in a YAML file, or None after adding the reason to `problems`."""
-    name = relative_name(path, root)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problems.append(Problem(name, "", "file is missing"))
-        return None
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(name, "", f"not UTF-8 text ({exc.reason})"))
-        return None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problems.append(Problem(name, "", f"not valid YAML: {where}{getattr(exc, 'problem', exc)}"))
-        return None
-    if not isinstance(data, dict):
-        problems.append(Problem(name, "", "must be a mapping of keys to values"))
-        return None
-    return data
 
 
 def _options(where: str, raw: Any, check: Checker) -> tuple[Option, ...]:
@@ -364,10 +310,6 @@ def _with_parents(
     return {name: replace(node, parent=parents.get(name)) for name, node in nodes.items()}
 
 
-def _placeholders(text: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-
-
 def _language(
     root: Path,
     code: str,
@@ -377,16 +319,11 @@ def _language(
     problems: list[Problem],
     warnings: list[str],
 ) -> Language | None:
-    path = root / "ivr_scripts" / f"{code}.yaml"
-    data = read_yaml(path, root, problems)
-    if data is None:
+    found = language_file(root / "ivr_scripts" / f"{code}.yaml", root, code, problems)
+    if found is None:
         return None
-    check = Checker(relative_name(path, root), problems)
-    if data.get("language") != code:
-        check.fail("language", f"must be {code!r}, the file's name")
+    data, check = found
     status = data.get("status")
-    if status not in STATUSES:
-        check.fail("status", "must be draft or reviewed")
     say = data.get("twilio_say") or {}
     if not isinstance(say, dict):
         check.fail("twilio_say", "must be a mapping with language and voice, or be left out")
@@ -407,7 +344,7 @@ def _language(
         if own_status not in STATUSES:
             check.fail(f"prompts.{key}.status", "must be draft or reviewed")
         try:
-            names = _placeholders(text)
+            names = placeholders(text)
         except ValueError as exc:
             check.fail(f"prompts.{key}", f"malformed placeholder ({exc}); write {{{{ for a brace")
             continue

@@ -11,16 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.content.ivr import (
-    LANGUAGE_MENU,
-    STATUSES,
+from hotline.content.files import (
     Checker,
-    Content,
     ContentError,
     Problem,
+    fill,
+    language_file,
+    placeholders,
     read_yaml,
     relative_name,
 )
+from hotline.content.ivr import LANGUAGE_MENU, Content
 from hotline.content.keywords import KeywordIndex
 from hotline.content.segments import Cost, cost, ucs2_culprits
 
@@ -92,10 +93,7 @@ class SmsContent:
 
     def text(self, lang: str, name: str, **values: str) -> str:
         """The text `name` in `lang`, its placeholder (if any) filled with `values`."""
-        text = self.languages[lang].texts[name]
-        for key, value in values.items():
-            text = text.replace("{" + key + "}", value)
-        return text
+        return fill(self.languages[lang].texts[name], values)
 
     def budget(self, lang: str) -> int:
         """The most segments one SMS in `lang` may cost."""
@@ -149,15 +147,10 @@ def load_sms_content(voice: Content) -> SmsContent:
 
 
 def _language(root: Path, code: str, voice: Content, problems: list[Problem]) -> SmsLanguage | None:
-    path = root / "sms_templates" / f"{code}.yaml"
-    data = read_yaml(path, root, problems)
-    if data is None:
+    found = language_file(root / "sms_templates" / f"{code}.yaml", root, code, problems)
+    if found is None:
         return None
-    check = Checker(relative_name(path, root), problems)
-    if data.get("language") != code:
-        check.fail("language", f"must be {code!r}, the file's name")
-    if data.get("status") not in STATUSES:
-        check.fail("status", "must be draft or reviewed")
+    data, check = found
     alphabet = data.get("alphabet")
     if alphabet not in BUDGETS:
         check.fail("alphabet", "must be gsm7 or ucs2")
@@ -178,12 +171,18 @@ def _language(root: Path, code: str, voice: Content, problems: list[Problem]) ->
     for name, label in labels.items():
         if len(label) > MAX_LABEL:
             check.fail(f"labels.{name}", f"{len(label)} characters; at most {MAX_LABEL}")
-    for name, text in {**texts, **labels}.items():
-        allowed = PLACEHOLDERS.get(name) if name in texts else None
-        rest = text.replace("{" + allowed + "}", "") if allowed else text
-        if "{" in rest or "}" in rest:
-            hint = f"only {{{allowed}}} here" if allowed else "write the value"
-            check.fail(f"texts.{name}", f"unknown placeholder: {hint}")
+    for section, strings in (("texts", texts), ("labels", labels)):
+        for name, text in strings.items():
+            allowed = PLACEHOLDERS.get(name) if section == "texts" else None
+            try:
+                names = placeholders(text)
+            except ValueError as exc:
+                check.fail(f"{section}.{name}",
+                           f"malformed placeholder ({exc}); write {{{{ for a brace")
+                continue
+            if any(n != allowed for n in names):
+                hint = f"only {{{allowed}}} here" if allowed else "write the value"
+                check.fail(f"{section}.{name}", f"unknown placeholder: {hint}")
     return SmsLanguage(code=code, name=voice.languages[code].name, status=str(data.get("status")),
                        alphabet=str(alphabet), labels=labels, texts=texts, file=check.file)
 
