@@ -33,6 +33,7 @@ from werkzeug.test import EnvironBuilder
 from bench.stack import PROJECT_ROOT
 from bench.webhooks import HOST, Signer, SmsStream, Webhook, sms_keywords, voice_variants
 from hotline.content.ivr import Content
+from hotline.settings import Settings
 
 SITE = str(Path(os.__file__).parent)
 
@@ -151,13 +152,13 @@ def _call_all(app: Callable[..., Iterable[bytes]], environs: list[dict[str, Any]
     return sizes
 
 
-def webhooks(content: Content, settings: dict[str, Any], token: str, port: int,
+def webhooks(content: Content, settings: Settings, token: str, port: int,
              cases: list[str], requests: int = 400) -> list[CaseProfile]:
     """Profile each of `cases` in-process with the stack's settings; see the module docstring."""
     from bench.bare_app import app as bare
     from hotline import create_app
 
-    app = create_app(settings)
+    app = create_app(settings=settings)
     signer = Signer(token, port)
     hooks = voice_variants(content)
     stream = SmsStream(signer, sms_keywords(content.root), first=476_000_000)

@@ -215,10 +215,10 @@ def _with_stack(results: Results, stack: Stack, content: Any, token: str) -> Non
         results.webhook_cpu = machine.cpu_share(before, stack.cpu())
 
     def profile() -> None:
-        from hotline import settings as config
+        from hotline import settings as hotline_settings
 
-        app_settings = config.from_environment(stack.env())
-        app_settings["REDIS_URL"] = stack.redis_url
+        app_settings = hotline_settings.from_environment(
+            {**stack.env(), "REDIS_URL": stack.redis_url})
         results.profiles = profiling.webhooks(content, app_settings, token, stack.port,
                                               list(webhooks.CASES))
         job_env = {**stack.env(), "REDIS_URL": stack.redis_url,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hotline import settings as config
+from hotline import settings as settings_module
 from hotline.services import Services, build_services
+from hotline.settings import Settings, SettingsError
 
-__all__ = ["ConfigError", "Services", "create_app"]
+__all__ = ["ConfigError", "Services", "Settings", "SettingsError", "create_app"]
 log = logging.getLogger("hotline")
 
 
@@ -20,25 +22,33 @@ class ConfigError(Exception):
     """The service cannot start with these settings."""
 
 
-def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the service. Raises ContentError for broken content, ConfigError for bad settings."""
+def create_app(overrides: Mapping[str, Any] | None = None, *,
+               settings: Settings | None = None) -> Flask:
+    """Build the service from `settings` (default: the environment's).
+
+    `overrides` replace settings by field name, in any case (e.g. {"REDIS_URL": …}); other names
+    (e.g. TESTING) go to Flask's config. Raises ContentError for broken content, SettingsError or
+    ConfigError for bad settings."""
     app = Flask(__name__)
-    app.config.update(config.from_environment())
-    app.config.update(overrides or {})
-    if not app.config["TWILIO_AUTH_TOKEN"] and not app.config["INSECURE_DEV"]:
+    overrides = overrides or {}
+    settings = settings_module.with_overrides(
+        settings or settings_module.from_environment(),
+        {k: v for k, v in overrides.items() if settings_module.is_setting(k)})
+    app.config.update({k: v for k, v in overrides.items() if not settings_module.is_setting(k)})
+    if not settings.twilio_auth_token and not settings.insecure_dev:
         raise ConfigError(
             "TWILIO_AUTH_TOKEN is not set, so Twilio's signatures cannot be checked. Set it, "
             "or set HOTLINE_INSECURE_DEV=1 for local development only (`hotline run` makes "
             "a local token for you)."
         )
-    if app.config["INSECURE_DEV"]:
+    if settings.insecure_dev:
         log.warning("!" * 72)
         log.warning("INSECURE DEVELOPMENT MODE: Twilio signatures are NOT checked.")
         log.warning("Never expose this process to the internet.")
         log.warning("!" * 72)
-    services = build_services(dict(app.config))
+    services = build_services(settings)
     app.extensions["hotline"] = services
-    if app.config["PUBLIC_BASE_URL"]:
+    if settings.public_base_url:
         # Behind the TLS-terminating proxy that PUBLIC_BASE_URL names: trust its X-Forwarded-Proto
         # (HTTPS-only checks and headers); the host Twilio signs is PUBLIC_BASE_URL's anyway.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]

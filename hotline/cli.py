@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from hotline import settings as config
+from hotline import settings as hotline_settings
 from hotline.audio.cli import audio
 from hotline.console.mediators import MediatorError
 from hotline.content.ivr import ContentError, load_content
@@ -58,12 +58,12 @@ def _load_or_exit(root: Path) -> None:
 @click.option("--web-workers", type=int, default=2, show_default=True)
 def run(host: str, port: int, web_workers: int) -> None:
     """Start Redis (unless REDIS_URL is set), the web service and an RQ worker; Ctrl-C stops all."""
-    settings = config.from_environment()
-    _load_or_exit(settings["CONTENT_ROOT"])
+    settings = hotline_settings.from_environment_or_exit()
+    _load_or_exit(settings.content_root)
     from hotline.audio.build import ensure_audio
 
-    ensure_audio(settings["CONTENT_ROOT"], settings["AUDIO_ROOT"], echo=click.echo)
-    var_dir: Path = settings["VAR_DIR"]
+    ensure_audio(settings.content_root, settings.audio_root, echo=click.echo)
+    var_dir: Path = settings.var_dir
     env = dict(os.environ)
     embedded = None
     if not env.get("REDIS_URL"):
@@ -130,10 +130,16 @@ def _show_sandbox_send(kind: str, resource: dict[str, object]) -> None:
     click.echo(f"\N{ENVELOPE} [sandbox] {what} to {redact(str(resource['to']))}{text}")
 
 
+@main.command("settings")
+def settings_command() -> None:
+    """Print every setting (environment variable, default, meaning) as a Markdown table."""
+    click.echo(hotline_settings.table())
+
+
 @main.command()
 def check() -> None:
     """Validate the content files; print problems, warnings and a coverage table."""
-    root = config.from_environment()["CONTENT_ROOT"]
+    root = hotline_settings.from_environment_or_exit().content_root
     try:
         content = load_content(root)
         sms = load_sms_content(content)
@@ -196,15 +202,15 @@ def _simulated_line(url: str | None) -> Iterator[tuple[Line, str]]:
     a throwaway Redis when REDIS_URL is not set); and the auth token to sign with."""
     from hotline.twilio.simulator import HttpLine, InProcessLine
 
-    settings = config.from_environment()
-    token = os.environ.get("TWILIO_AUTH_TOKEN") or dev_auth_token(settings["VAR_DIR"])
+    settings = hotline_settings.from_environment_or_exit()
+    token = os.environ.get("TWILIO_AUTH_TOKEN") or dev_auth_token(settings.var_dir)
     if url:
         yield HttpLine(url), token
         return
     from hotline import create_app
 
     embedded = None
-    redis_url = settings["REDIS_URL"]
+    redis_url = settings.redis_url
     if not redis_url:
         embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hotline-simulator-")))
         redis_url = embedded.start()
@@ -287,8 +293,8 @@ def mediators() -> None:
 def _services() -> Services:
     from hotline.services import build_services
 
-    settings = config.from_environment()
-    if not settings["REDIS_URL"]:
+    settings = hotline_settings.from_environment_or_exit()
+    if not settings.redis_url:
         raise click.UsageError("set REDIS_URL to the service's Redis (`hotline run` prints it)")
     return build_services(settings)
 
@@ -366,12 +372,12 @@ def export_static(directory: Path, base_url: str) -> None:
     from hotline.audio.library import AudioLibrary
     from hotline.twilio.static_export import export
 
-    settings = config.from_environment()
+    settings = hotline_settings.from_environment_or_exit()
     try:
-        content = load_content(settings["CONTENT_ROOT"])
+        content = load_content(settings.content_root)
     except ContentError as exc:
         raise click.ClickException(str(exc)) from exc
-    count = export(content, AudioLibrary(settings["AUDIO_ROOT"]), directory, base_url)
+    count = export(content, AudioLibrary(settings.audio_root), directory, base_url)
     click.echo(f"{count} files in {directory}. Serve them with the rule in "
                f"{directory / 'nginx.conf'}, and set the number's fallback URL to "
                f"{base_url.rstrip('/')}/voice.xml (method GET).")
@@ -384,11 +390,11 @@ def worker(burst: bool) -> None:
 
     Like `rq worker --with-scheduler hotline`, but the services are built before the worker
     forks a process per job, so each job starts warm instead of importing and loading again."""
-    from rq import Queue, Worker
+    from rq import Worker
 
-    from hotline.callbacks.outbox import QUEUE
+    from hotline.services import job_queue
     from workers import jobs
 
     found = jobs.services()
-    Worker([Queue(QUEUE, connection=found.redis)], connection=found.redis).work(
+    Worker([job_queue(found.redis)], connection=found.redis).work(
         with_scheduler=True, burst=burst)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import redis
+from rq import Queue
+from rq.job import Job
 from twilio.rest import Client
 
 from hotline.audio.library import AudioLibrary
@@ -16,15 +19,29 @@ from hotline.callbacks.spool import Spool
 from hotline.console.mediators import Mediators
 from hotline.content.ivr import Content, load_content
 from hotline.content.sms import SmsContent, load_sms_content
+from hotline.settings import Settings
 from hotline.state.privacy import Privacy, secret_from
 from hotline.twilio.rest import twilio_client
+
+QUEUE = "hotline"  # the one RQ queue: every job of the web, the CLI and the workers
+
+
+def job_queue(connection: redis.Redis) -> Queue:
+    """The RQ queue every job goes to."""
+    return Queue(QUEUE, connection=connection)
+
+
+def enqueue(connection: redis.Redis, func: Callable[..., Any], *args: Any, **options: Any) -> Job:
+    """Enqueue `func` (a job function of `workers`, passed as itself) with `args`; `options` are
+    RQ's (retry, job_id, result_ttl, description…)."""
+    return job_queue(connection).enqueue(func, *args, **options)
 
 
 @dataclass
 class Services:
     """One per process: built at start-up, so broken content stops it before it serves anything."""
 
-    config: dict[str, Any]
+    settings: Settings
     content: Content
     sms: SmsContent
     audio: AudioLibrary
@@ -37,7 +54,7 @@ class Services:
     def redis(self) -> redis.Redis:
         """The Redis client (one connection pool per process)."""
         if self._redis is None:
-            url = self.config.get("REDIS_URL")
+            url = self.settings.redis_url
             if not url:
                 raise redis.ConnectionError("REDIS_URL is not set: start with `hotline run`")
             self._redis = redis.Redis.from_url(
@@ -47,7 +64,7 @@ class Services:
     @cached_property
     def callbacks(self) -> CallbackQueue:
         """The callback tickets and queues."""
-        return CallbackQueue(self.redis, self.config["CLAIM_SECONDS"], self.config["MAX_ATTEMPTS"])
+        return CallbackQueue(self.redis, self.settings.claim_seconds, self.settings.max_attempts)
 
     @cached_property
     def mediators(self) -> Mediators:
@@ -57,21 +74,25 @@ class Services:
     @cached_property
     def spool(self) -> Spool:
         """Callback requests kept on disk while Redis is unreachable."""
-        return Spool(self.config["VAR_DIR"] / "spool")
+        return Spool(self.settings.var_dir / "spool")
 
     @cached_property
     def hours(self) -> OpeningHours:
         """When mediators call back."""
-        return parse_hours(self.config["OPENING_HOURS"], self.config["TIMEZONE"])
+        return parse_hours(self.settings.opening_hours, self.settings.timezone)
 
     @cached_property
     def twilio(self) -> Client:
         """The Twilio REST client."""
-        return twilio_client(self.config)
+        return twilio_client(self.settings)
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, **options: Any) -> Job:
+        """Enqueue a job on this process's Redis; see `enqueue`."""
+        return enqueue(self.redis, func, *args, **options)
 
     def redis_status(self) -> str:
         """"ok", "unreachable" or "not configured", for health reports."""
-        if not self.config.get("REDIS_URL"):
+        if not self.settings.redis_url:
             return "not configured"
         try:
             self.redis.ping()
@@ -80,14 +101,13 @@ class Services:
         return "ok"
 
 
-def build_services(config: dict[str, Any]) -> Services:
+def build_services(settings: Settings) -> Services:
     """Load and validate all content; raises ContentError naming every broken file and key."""
-    content = load_content(config["CONTENT_ROOT"])
-    parse_hours(config["OPENING_HOURS"], config["TIMEZONE"])  # a bad setting stops start-up
+    content = load_content(settings.content_root)
     return Services(
-        config=config,
+        settings=settings,
         content=content,
         sms=load_sms_content(content),
-        audio=AudioLibrary(config["AUDIO_ROOT"]),
-        privacy=Privacy(secret_from(config["SECRET_KEY"], config["VAR_DIR"])),
+        audio=AudioLibrary(settings.audio_root),
+        privacy=Privacy(secret_from(settings.secret_key, settings.var_dir)),
     )

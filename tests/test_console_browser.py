@@ -26,7 +26,8 @@ SHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 
 @pytest.fixture
 def served(app):
-    app.config["PUBLIC_BASE_URL"] = None
+    services = app.extensions["hotline"]
+    services.settings = services.settings.replace(public_base_url=None)
     server = make_server("localhost", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -55,7 +55,7 @@ def test_security_headers(app, services, client):
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert "<style" not in page.get_data(as_text=True)
-    assert client.get("/static/console.css").status_code == 200
+    assert client.get("/console/static/console.css").status_code == 200
 
 
 def test_admin_sees_who_saw_which_number(app, services):
@@ -74,7 +74,7 @@ def test_admin_sees_who_saw_which_number(app, services):
 
 def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     services.mediators.add("boss", "Boss", ["fr"], "+32470999111", PASSWORD, role="admin")
-    services.config["RETRY_MAX"] = 0
+    services.settings.retry_max = 0
     sandbox.fail_next(1, status=503)
     outbox.queue_sms(services, MOBILE, "hello", "admin-retry")
     run_worker(twilio_env)

@@ -166,7 +166,8 @@ def test_concurrent_retries_are_claimed_once(app, redis_db):
 
 
 def test_rate_limit_stops_replies_and_logs_redacted(app, client, sms, caplog):
-    app.extensions["hotline"].config["SMS_REPLIES_PER_HOUR"] = 3
+    services = app.extensions["hotline"]
+    services.settings = services.settings.replace(sms_replies_per_hour=3)
     caplog.set_level(logging.WARNING)
     for _ in range(3):
         assert sms_replies(sms_post(client, "AIDE"))
@@ -192,7 +193,8 @@ def test_unsigned_sms_is_403(client):
 
 def test_redis_down_still_answers_from_the_files(app, client, sms):
     app.extensions["hotline"]._redis = None
-    app.extensions["hotline"].config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    services = app.extensions["hotline"]
+    services.settings = services.settings.replace(redis_url="redis://127.0.0.1:1/0")
     assert sms_replies(sms_post(client, "CPAS")) == [sms.menu("fr", "cpas")]
 
 

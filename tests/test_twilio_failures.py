@@ -41,7 +41,7 @@ def test_jittered_exponential_backoff(app):
 
 def test_too_many_failures_land_in_the_failed_list_without_the_number(app, sandbox, twilio_env):
     services = app.extensions["hotline"]
-    services.config["RETRY_MAX"] = 2
+    services.settings.retry_max = 2
     sandbox.fail_next(3, status=429)
     outbox.queue_sms(services, MOBILE, "hello", "give-up")
     run_worker(twilio_env)

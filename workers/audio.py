@@ -15,15 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
-from rq import Queue, Worker
+from rq import Worker
 from rq.job import Job, JobStatus
 
-from hotline import settings as config
+from hotline import settings as hotline_settings
 from hotline.audio.build import Executor, Result, Task, build, run_task, update_manifest
 from hotline.audio.config import AudioConfig, load_audio_config, make_engines
 from hotline.content.ivr import load_content
+from hotline.services import QUEUE, enqueue, job_queue
 
-QUEUE = "hotline"
 BATCHES_PER_WORKER = 4  # enough to share the work out; few enough that forking stays cheap
 MAX_BATCH = 32
 SECONDS_PER_PROMPT = 60  # the job timeout: generous, for gTTS's throttle and backoff
@@ -43,9 +43,9 @@ def rebuild(content_root: str | None = None, audio_root: str | None = None,
             langs: list[str] | None = None, offline: bool = False) -> list[str]:
     """Render whatever the content on disk needs (default roots: this worker's environment);
     returns the build's account, line by line."""
-    settings = config.from_environment()
-    content = load_content(content_root or settings["CONTENT_ROOT"])
-    report = build(content, Path(audio_root or settings["AUDIO_ROOT"]),
+    settings = hotline_settings.from_environment_or_exit()
+    content = load_content(content_root or settings.content_root)
+    report = build(content, Path(audio_root or settings.audio_root),
                    load_audio_config(content.root), langs=langs, offline=offline)
     return report.lines()
 
@@ -53,8 +53,8 @@ def rebuild(content_root: str | None = None, audio_root: str | None = None,
 def queue_rebuild(connection: redis.Redis, content_root: str | None = None,
                   audio_root: str | None = None, langs: list[str] | None = None) -> Job:
     """Enqueue `rebuild` (for example after a prompt was edited)."""
-    return Queue(QUEUE, connection=connection).enqueue(
-        rebuild, content_root, audio_root, langs, job_timeout=3600, result_ttl=86400,
+    return enqueue(
+        connection, rebuild, content_root, audio_root, langs, job_timeout=3600, result_ttl=86400,
         description="audio rebuild")
 
 
@@ -64,7 +64,7 @@ def rq_executor(connection: redis.Redis, audio_root: Path, audio_config: AudioCo
     each result as its batch finishes. Raises RuntimeError when no worker serves the queue."""
 
     def execute(tasks: list[Task]) -> Iterator[Result]:
-        queue = Queue(QUEUE, connection=connection)
+        queue = job_queue(connection)
         workers = Worker.count(connection=connection, queue=queue)
         if not workers:
             raise RuntimeError(f"no RQ worker serves the {QUEUE!r} queue: start `hotline run`, "

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hotline import settings as config
+from hotline import settings
 from hotline.callbacks import outbox
-from hotline.services import Services, build_services
+from hotline.services import Services, build_services, job_queue
 
 _services: Services | None = None
 
@@ -13,7 +13,7 @@ def services() -> Services:
     """This worker process's services (content loaded and validated once)."""
     global _services
     if _services is None:
-        _services = build_services(config.from_environment())
+        _services = build_services(settings.from_environment_or_exit())
     return _services
 
 
@@ -58,7 +58,5 @@ def schedule_maintenance(found: Services, seconds: int = 60) -> None:
     """(Re)schedule `maintenance` in `seconds`; needs `rq worker --with-scheduler`."""
     from datetime import timedelta
 
-    from rq import Queue
-
-    Queue(outbox.QUEUE, connection=found.redis).enqueue_in(
+    job_queue(found.redis).enqueue_in(
         timedelta(seconds=seconds), maintenance, job_id="hotline-maintenance", result_ttl=300)

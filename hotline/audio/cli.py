@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hotline import settings as config
+from hotline import settings as hotline_settings
 from hotline.audio.library import RECORDINGS, SIDECAR
 from hotline.content.ivr import Content, ContentError, load_content
 
@@ -28,10 +28,10 @@ def audio() -> None:
 def _load(langs: tuple[str, ...]) -> tuple[dict[str, Any], Content, AudioConfig]:
     from hotline.audio.config import load_audio_config
 
-    settings = config.from_environment()
+    settings = hotline_settings.from_environment_or_exit()
     try:
-        content = load_content(settings["CONTENT_ROOT"])
-        audio_config = load_audio_config(settings["CONTENT_ROOT"])
+        content = load_content(settings.content_root)
+        audio_config = load_audio_config(settings.content_root)
     except ContentError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -55,17 +55,17 @@ def build(langs: tuple[str, ...], prune: bool, jobs: int, use_rq: bool, offline:
     from hotline.audio.build import build as build_cache
 
     settings, content, audio_config = _load(langs)
-    root = settings["AUDIO_ROOT"]
+    root = settings.audio_root
     executor = None
     if use_rq:
         import redis
 
         from workers.audio import rq_executor
 
-        if not settings["REDIS_URL"]:
+        if not settings.redis_url:
             click.echo("--rq needs REDIS_URL (the Redis the workers use)", err=True)
             sys.exit(2)
-        executor = rq_executor(redis.Redis.from_url(settings["REDIS_URL"]), root, audio_config)
+        executor = rq_executor(redis.Redis.from_url(settings.redis_url), root, audio_config)
     try:
         report = build_cache(content, root, audio_config, langs=langs or None, offline=offline,
                              jobs=jobs, prune=prune, progress=True, executor=executor)
@@ -85,7 +85,7 @@ def status(langs: tuple[str, ...]) -> None:
     from hotline.audio.status import language_status, status_lines
 
     settings, content, audio_config = _load(langs)
-    root = settings["AUDIO_ROOT"]
+    root = settings.audio_root
     rows = language_status(content, root, audio_config, make_engines(audio_config, root))
     for line in status_lines([r for r in rows if not langs or r.lang in langs]):
         click.echo(line)
@@ -100,7 +100,7 @@ def script(lang: str, sidecars: bool) -> None:
     from hotline.audio.build import prompts_of
 
     settings, content, _ = _load((lang,))
-    folder = settings["AUDIO_ROOT"] / RECORDINGS / lang
+    folder = settings.audio_root / RECORDINGS / lang
     written = 0
     for prompt in prompts_of(content, [lang]):
         click.echo(f"{prompt.keys[0]}: {prompt.text}")

@@ -24,16 +24,16 @@ from collections.abc import Callable
 
 import redis
 import requests
-from rq import Queue, Retry
+from rq import Retry
 from twilio.base.exceptions import TwilioRestException
 
-from hotline.services import Services
+from hotline.services import QUEUE, Services
 from hotline.state import sms as sms_state
 from hotline.state.privacy import redact
 from hotline.twilio.rest import find_call, find_message, place_call, send_message
 
 log = logging.getLogger(__name__)
-QUEUE = "hotline"
+__all__ = ["QUEUE", "queue_call", "queue_sms"]
 KEEP_SECONDS = 7 * 24 * 3600
 
 
@@ -52,7 +52,7 @@ class CapReached(DeliveryError):
 def retry_policy(services: Services) -> Retry | None:
     """Exponential backoff with ±20 % jitter: base, 2×base, 4×base… (HOTLINE_RETRY_* settings);
     None when retries are off."""
-    base, count = services.config["RETRY_BASE_SECONDS"], services.config["RETRY_MAX"]
+    base, count = services.settings.retry_base_seconds, services.settings.retry_max
     if count < 1:
         return None
     return Retry(max=count, interval=[round(base * 2 ** i * random.uniform(0.8, 1.2))
@@ -61,8 +61,10 @@ def retry_policy(services: Services) -> Retry | None:
 
 def queue_sms(services: Services, to: str, body: str, key: str) -> None:
     """Enqueue one SMS to `to`, identified by `key` (the same key is never sent twice)."""
-    Queue(QUEUE, connection=services.redis).enqueue(
-        "workers.jobs.send_sms", services.privacy.encrypt(to), body, key,
+    from workers import jobs  # here: workers.jobs imports this module
+
+    services.enqueue(
+        jobs.send_sms, services.privacy.encrypt(to), body, key,
         retry=retry_policy(services), result_ttl=3600, failure_ttl=KEEP_SECONDS,
         description=f"sms {key}",
     )
@@ -70,8 +72,10 @@ def queue_sms(services: Services, to: str, body: str, key: str) -> None:
 
 def queue_call(services: Services, to: str, url: str, status_callback: str, key: str) -> None:
     """Enqueue one outgoing call to `to` whose TwiML is at `url`; `key` makes it happen once."""
-    Queue(QUEUE, connection=services.redis).enqueue(
-        "workers.jobs.place_call", services.privacy.encrypt(to), url, status_callback, key,
+    from workers import jobs  # here: workers.jobs imports this module
+
+    services.enqueue(
+        jobs.place_call, services.privacy.encrypt(to), url, status_callback, key,
         retry=retry_policy(services), result_ttl=3600, failure_ttl=KEEP_SECONDS,
         description=f"call {key}",
     )
@@ -85,11 +89,11 @@ def deliver(services: Services, to_token: str, body: str, key: str,
     if sms_state.is_opted_out(services.redis, services.privacy.number_key(to)):
         log.info("sms %s not sent: %s has opted out", key, redact(to))
         return None
-    sender = services.config["TWILIO_PHONE_NUMBER"]
+    sender = services.settings.twilio_phone_number
 
     def send() -> str:
         if capped:
-            _count_against_cap(services, "sms", 1, services.config["SMS_DAILY_CAP"])
+            _count_against_cap(services, "sms", 1, services.settings.sms_daily_cap)
         return send_message(services.twilio, sender, to, body)
 
     sid = _once(services, f"sms:{key}", send,
@@ -103,10 +107,10 @@ def place(services: Services, to_token: str, url: str, status_callback: str,
           key: str) -> str | None:
     """Place the call unless already placed or today's call minutes are used up."""
     to = services.privacy.decrypt(to_token)
-    caller_id = services.config["TWILIO_PHONE_NUMBER"]
+    caller_id = services.settings.twilio_phone_number
 
     def send() -> str:
-        _count_against_cap(services, "callsec", 0, services.config["CALL_MINUTES_DAILY_CAP"] * 60)
+        _count_against_cap(services, "callsec", 0, services.settings.call_minutes_daily_cap * 60)
         return place_call(services.twilio, caller_id, to, url, status_callback)
 
     sid = _once(services, f"call:{key}", send,
@@ -127,8 +131,8 @@ def cap_status(services: Services) -> dict[str, tuple[int, int]]:
     """Today's (used, cap) for SMS and call minutes."""
     sms = int(services.redis.get(f"cap:sms:{_today()}") or 0)
     seconds = int(services.redis.get(f"cap:callsec:{_today()}") or 0)
-    return {"sms": (sms, services.config["SMS_DAILY_CAP"]),
-            "call minutes": (seconds // 60, services.config["CALL_MINUTES_DAILY_CAP"])}
+    return {"sms": (sms, services.settings.sms_daily_cap),
+            "call minutes": (seconds // 60, services.settings.call_minutes_daily_cap)}
 
 
 def _today() -> str:
@@ -149,8 +153,10 @@ def _count_against_cap(services: Services, kind: str, amount: int, cap: int) -> 
 
 def _alert_admins(services: Services, text: str) -> None:
     for admin in (m for m in services.mediators.all() if m.is_admin and m.active):
-        Queue(QUEUE, connection=services.redis).enqueue(
-            "workers.jobs.send_sms", admin.phone, text, f"cap-alert:{_today()}:{admin.login}",
+        from workers import jobs  # here: workers.jobs imports this module
+
+        services.enqueue(
+            jobs.send_sms, admin.phone, text, f"cap-alert:{_today()}:{admin.login}",
             False, retry=retry_policy(services), description="sms cap alert")
 
 
@@ -167,7 +173,7 @@ def _once(services: Services, key: str, send: Callable[[], str],
             log.info("%s already sent as %s", key, current)
             return None
         since = float(current.split(":", 1)[1])
-        if now - since < services.config["SEND_STALE_SECONDS"]:
+        if now - since < services.settings.send_stale_seconds:
             raise InFlight(f"{key} is being sent by another attempt")
         found = _ask_twilio(lambda: find(since))
         if found:

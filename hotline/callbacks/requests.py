@@ -61,7 +61,7 @@ def replay_spool(services: Services) -> int:
 
 
 def _confirm(services: Services, number: str, lang: str, ref: str) -> None:
-    if is_textable(number, services.config["COUNTRIES"]):
+    if is_textable(number, services.settings.countries):
         outbox.queue_sms(services, number, services.sms.text(lang, "cb_created", ref=ref),
                          f"cb-created:{ref}")
 
@@ -73,7 +73,7 @@ def record_outcome(services: Services, ref: str, outcome: str, mediator: str) ->
     ticket = services.callbacks.get(ref)
     if status == "unreachable" and outcome == "no_answer" and ticket:
         number = services.privacy.decrypt(ticket.number)
-        if is_textable(number, services.config["COUNTRIES"]):
+        if is_textable(number, services.settings.countries):
             outbox.queue_sms(services, number,
                              services.sms.text(ticket.lang, "cb_unreachable", ref=ref),
                              f"cb-unreachable:{ref}")
@@ -90,7 +90,7 @@ def alert_long_waits(services: Services, now: float | None = None) -> list[str]:
     alerted = []
     langs = list(services.content.languages)
     for lang, (count, oldest) in services.callbacks.stats(langs, now).items():
-        if not count or oldest < services.config["ALERT_AFTER_SECONDS"]:
+        if not count or oldest < services.settings.alert_after_seconds:
             continue
         if services.mediators.working_now(lang):
             continue

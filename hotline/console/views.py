@@ -24,7 +24,6 @@ from flask import (
     session,
     url_for,
 )
-from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from werkzeug.wrappers import Response as BaseResponse
@@ -33,7 +32,7 @@ from hotline.callbacks import outbox
 from hotline.callbacks.queue import Ticket, TicketError
 from hotline.callbacks.requests import record_outcome
 from hotline.console import audit
-from hotline.services import Services
+from hotline.services import Services, job_queue
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static")
@@ -199,7 +198,7 @@ def call(ref: str) -> BaseResponse:
     found = _ticket(ref)
     if not _holds(found):
         abort(403)
-    base = (services.config["PUBLIC_BASE_URL"] or request.host_url).rstrip("/")
+    base = (services.settings.public_base_url or request.host_url).rstrip("/")
     nonce = "".join(c for c in request.form.get("nonce", "") if c.isalnum())[:32] or "x"
     outbox.queue_call(
         services, services.privacy.decrypt(g.mediator.phone),
@@ -250,7 +249,7 @@ def voice(ref: str) -> Response:
         abort(404)
     audit.record(services.redis, g.mediator.login, ref, "played the voice message")
     fetched = requests.get(f"{found.voice}.mp3", timeout=15, auth=(
-        services.config["TWILIO_ACCOUNT_SID"], services.config["TWILIO_AUTH_TOKEN"]))
+        services.settings.twilio_account_sid, services.settings.twilio_auth_token))
     if fetched.status_code != 200:
         abort(502)
     return Response(fetched.content, mimetype="audio/mpeg",
@@ -262,7 +261,7 @@ def voice(ref: str) -> Response:
 def admin() -> str:
     """Today's caps, the failed jobs (with a retry button) and the audit log."""
     services = _services()
-    registry = FailedJobRegistry(queue=Queue(outbox.QUEUE, connection=services.redis))
+    registry = FailedJobRegistry(queue=job_queue(services.redis))
     failed = []
     for job in Job.fetch_many(registry.get_job_ids(), connection=services.redis):
         if job is None:
@@ -280,7 +279,7 @@ def admin() -> str:
 @admin_required
 def retry(job_id: str) -> BaseResponse:
     """Put a failed job back in the queue."""
-    registry = FailedJobRegistry(queue=Queue(outbox.QUEUE, connection=_services().redis))
+    registry = FailedJobRegistry(queue=job_queue(_services().redis))
     if job_id not in registry.get_job_ids():
         abort(404)
     registry.requeue(job_id)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from rq import Queue
-
 from hotline.callbacks import outbox
 from hotline.services import Services
 from hotline.state.privacy import redact
@@ -41,6 +39,8 @@ def forget(services: Services, number: str) -> int:
 def queue_recording_deletion(services: Services, recording_url: str) -> None:
     """Delete a voice message at Twilio, in the background (retried; deleting twice is harmless)."""
     sid = recording_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
-    Queue(outbox.QUEUE, connection=services.redis).enqueue(
-        "workers.jobs.delete_recording", sid, retry=outbox.retry_policy(services),
+    from workers import jobs  # here: workers.jobs imports this module
+
+    services.enqueue(
+        jobs.delete_recording, sid, retry=outbox.retry_policy(services),
         description=f"delete recording {sid}")

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+if TYPE_CHECKING:
+    from hotline.settings import Settings
+
 TIMEOUT_SECONDS = 10
 
 
-def twilio_client(config: dict[str, Any]) -> Client:
+def twilio_client(settings: Settings) -> Client:
     """A REST client for the configured account; API calls go to TWILIO_API_BASE_URL."""
     client = Client(
-        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+        settings.twilio_account_sid, settings.twilio_auth_token,
         http_client=TwilioHttpClient(timeout=TIMEOUT_SECONDS),
     )
-    client.api.base_url = config["TWILIO_API_BASE_URL"].rstrip("/")
+    client.api.base_url = settings.twilio_api_base_url.rstrip("/")
     return client
 
 

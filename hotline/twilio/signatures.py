@@ -36,9 +36,9 @@ def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        config = current_app.config
-        if not config["INSECURE_DEV"] and not is_signed_by_twilio(
-            request, config["TWILIO_AUTH_TOKEN"], config["PUBLIC_BASE_URL"]
+        settings = current_app.extensions["hotline"].settings
+        if not settings.insecure_dev and not is_signed_by_twilio(
+            request, settings.twilio_auth_token, settings.public_base_url
         ):
             abort(403)
         return view(*args, **kwargs)

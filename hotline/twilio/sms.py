@@ -70,7 +70,7 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     conversation = sms_state.load(r, n)
     reply = sms_engine.reply(services.sms, conversation, body)
     if (reply.text or reply.callback) and sms_state.over_rate(
-            r, n, services.config["SMS_REPLIES_PER_HOUR"]):
+            r, n, services.settings.sms_replies_per_hour):
         log.warning("reply limit reached for %s: not answering", redact(number))
         reply = sms_engine.Reply(None)
     else:
@@ -88,7 +88,7 @@ def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
         forget(services, number)
         return services.sms.text(lang, "forget_confirm")
     if reply.callback == "open":
-        if callable_number(number, services.config["COUNTRIES"]) is None:
+        if callable_number(number, services.settings.countries) is None:
             log.warning("callback refused: %s is not a number we call back", redact(number))
             return services.sms.text(lang, "cb_failed")
         if _too_many_requests(services, number):
@@ -113,4 +113,4 @@ def _too_many_requests(services: Services, number: str) -> bool:
         services.redis.expire(key, 86400)
     except redis.RedisError:
         return False  # the spool takes it
-    return int(count) > services.config["CALLBACKS_PER_DAY"]
+    return int(count) > services.settings.callbacks_per_day

@@ -45,7 +45,7 @@ def _twiml(services: Services, turn: engine.Turn) -> Response:
     """The turn as TwiML. The menus' documents are the same for every caller, so each is rendered
     once per audio build and RENDER_SECONDS (a removed recording stops playing after at most
     that); callback steps, which speak a caller's number or reference, are never kept."""
-    personal = turn.listen is not None and "." in turn.listen.node
+    personal = turn.personal
     key = (turn, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
     body = None if personal else services.rendered.get(key)
     if body is None:
@@ -69,7 +69,7 @@ def incoming() -> Response:
     services = _services()
     remembered = None
     caller = request.form.get("From", "")
-    if callback_flow.callable_number(caller, services.config["COUNTRIES"]):
+    if callback_flow.callable_number(caller, services.settings.countries):
         with contextlib.suppress(redis.RedisError):  # no memory today: the language menu
             remembered = sms_state.remembered_language(
                 services.redis, services.privacy.number_key(caller))
@@ -132,7 +132,7 @@ def bridge() -> Response:
         return _xml(response)
     response.say(f"Hotline callback, reference {spoken_digits(ticket.ref)}. "
                  "Connecting you to the caller now.", language="en-GB")
-    dial = Dial(caller_id=services.config["TWILIO_PHONE_NUMBER"], timeout=30,
+    dial = Dial(caller_id=services.settings.twilio_phone_number, timeout=30,
                 action=url_for("voice.dialed", ref=ticket.ref), method="POST")
     dial.number(services.privacy.decrypt(ticket.number))
     response.append(dial)
@@ -186,7 +186,7 @@ class _RequestCaller:
 
     def __init__(self, services: Services):
         self._services = services
-        self.countries: frozenset[str] = services.config["COUNTRIES"]
+        self.countries: frozenset[str] = services.settings.countries
 
     @cached_property
     def number(self) -> str | None:
@@ -221,7 +221,7 @@ def _typed_number(services: Services) -> str | None:
 def _open_ticket(services: Services, at: engine.Position, topic: str,
                  caller: Caller) -> engine.Turn:
     lang = at.lang or ""
-    node = services.content.nodes[at.node.partition(".")[0]]
+    node = services.content.nodes[at.node]
     ref, joined = open_request(services, caller.number or "", lang, topic)
     return callback_flow.after_ticket(services.content, lang, node, ref, joined, caller)
 
