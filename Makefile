@@ -21,6 +21,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hotline workers tests bench
+	$(BIN)/mypy
 
 check: $(STAMP)
 	$(BIN)/hotline check

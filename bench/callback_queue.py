@@ -15,9 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from hotline.callbacks.queue import CallbackQueue
+from hotline.state.client import TextRedis
 from hotline.state.privacy import Privacy
 from hotline.state.store import EmbeddedRedis
 
@@ -56,7 +55,7 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
     """Fill the queues, let `takers` threads empty them, check the outcome."""
     rng = random.Random(seed)
     with EmbeddedRedis(workdir / "queue-redis") as server:
-        client = redis.Redis.from_url(server.url)
+        client = TextRedis.connect(server.url)
         queue = CallbackQueue(client)
         privacy = Privacy(b"bench-secret-key-for-numbers-0123")
         langs = list(LANGUAGE_SHARES)
@@ -79,7 +78,7 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
         errors: list[BaseException] = []
 
         def take(index: int) -> None:
-            own = CallbackQueue(redis.Redis.from_url(server.url))  # its own connection
+            own = CallbackQueue(TextRedis.connect(server.url))  # its own connection
             mediator = f"mediator{index:02d}"
             mine = MEDIATOR_LANGUAGES[index % len(MEDIATOR_LANGUAGES)]
             try:

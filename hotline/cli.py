@@ -396,5 +396,5 @@ def worker(burst: bool) -> None:
     from workers import jobs
 
     found = jobs.services()
-    Worker([job_queue(found.redis)], connection=found.redis).work(
+    Worker([job_queue(found.rq)], connection=found.rq).work(
         with_scheduler=True, burst=burst)

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 import redis
+from redis import Redis
 from rq import Queue
 from rq.job import Job
 from twilio.rest import Client
@@ -20,9 +21,11 @@ from hotline.console.mediators import Mediators
 from hotline.content.ivr import Content, load_content
 from hotline.content.sms import SmsContent, load_sms_content
 from hotline.settings import Settings
+from hotline.state.client import TextRedis
 from hotline.state.privacy import Privacy, secret_from
 from hotline.twilio.rest import twilio_client
 
+CONNECTION = {"socket_timeout": 2, "socket_connect_timeout": 2, "health_check_interval": 30}
 QUEUE = "hotline"  # the one RQ queue: every job of the web, the CLI and the workers
 
 
@@ -46,20 +49,29 @@ class Services:
     sms: SmsContent
     audio: AudioLibrary
     privacy: Privacy
-    _redis: redis.Redis | None = field(default=None, repr=False)
+    _redis: TextRedis | None = field(default=None, repr=False)
+    _rq: Redis | None = field(default=None, repr=False)
     # TwiML documents of the menus, by (turn, time slice): see hotline.twilio.voice._twiml
     rendered: dict[Any, str] = field(default_factory=dict, repr=False)
 
     @property
-    def redis(self) -> redis.Redis:
-        """The Redis client (one connection pool per process)."""
+    def redis(self) -> TextRedis:
+        """The client for the service's own keys, values decoded to str (one pool per process)."""
         if self._redis is None:
-            url = self.settings.redis_url
-            if not url:
-                raise redis.ConnectionError("REDIS_URL is not set: start with `hotline run`")
-            self._redis = redis.Redis.from_url(
-                url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+            self._redis = TextRedis.connect(self._url(), **CONNECTION)
         return self._redis
+
+    @property
+    def rq(self) -> Redis:
+        """The client RQ needs (its values are bytes): for queues, jobs and registries."""
+        if self._rq is None:
+            self._rq = Redis.from_url(self._url(), **CONNECTION)
+        return self._rq
+
+    def _url(self) -> str:
+        if not self.settings.redis_url:
+            raise redis.ConnectionError("REDIS_URL is not set: start with `hotline run`")
+        return self.settings.redis_url
 
     @cached_property
     def callbacks(self) -> CallbackQueue:
@@ -88,7 +100,7 @@ class Services:
 
     def enqueue(self, func: Callable[..., Any], *args: Any, **options: Any) -> Job:
         """Enqueue a job on this process's Redis; see `enqueue`."""
-        return enqueue(self.redis, func, *args, **options)
+        return enqueue(self.rq, func, *args, **options)
 
     def redis_status(self) -> str:
         """"ok", "unreachable" or "not configured", for health reports."""

@@ -8,11 +8,12 @@ import pytest
 import redis
 
 from hotline.callbacks.queue import RETENTION_SECONDS, CallbackQueue, TicketError
+from hotline.state.client import TextRedis
 
 
 @pytest.fixture
-def queue(redis_db: redis.Redis) -> CallbackQueue:
-    return CallbackQueue(redis_db, claim_seconds=1200, max_attempts=3)
+def queue(redis_db: redis.Redis, redis_server) -> CallbackQueue:
+    return CallbackQueue(TextRedis.connect(redis_server.url), claim_seconds=1200, max_attempts=3)
 
 
 def open_ticket(queue: CallbackQueue, i: int, lang: str = "fr", now: float = 1000.0) -> str:
@@ -29,7 +30,7 @@ def test_twenty_threads_take_a_thousand_tickets_each_exactly_once(redis_server, 
     lock = threading.Lock()
 
     def mediator(name: str) -> None:
-        mine = CallbackQueue(redis.Redis.from_url(redis_server.url))
+        mine = CallbackQueue(TextRedis.connect(redis_server.url))
         while (ticket := mine.take_next(name, langs)) is not None:
             with lock:
                 taken.append(ticket.ref)

@@ -68,7 +68,7 @@ def test_voice_request_confirms_the_number_then_topic_message_and_reference(clie
     assert (ticket.lang, ticket.topic, ticket.status) == ("en", "amu", "waiting")
     assert services.privacy.decrypt(ticket.number) == MOBILE
     assert services.callbacks.waiting("en") == [ref]
-    assert Queue("hotline", connection=services.redis).count == 1  # the confirmation SMS
+    assert Queue("hotline", connection=services.rq).count == 1  # the confirmation SMS
     root = post_step(client, record.get("action"))                      # after the recording
     texts = said(root)
     spoken_ref = f"{' '.join(ref[:3])}, {' '.join(ref[3:])}"
@@ -185,7 +185,7 @@ def test_three_failed_attempts_make_it_unreachable_and_tell_the_caller(client, s
     sms_post(client, "AIDE")
     sms_post(client, "RAPPEL")
     ref = services.callbacks.waiting("fr")[0]
-    queue = Queue("hotline", connection=services.redis)
+    queue = Queue("hotline", connection=services.rq)
     before = queue.count
     for expected in ("waiting", "waiting", "unreachable"):
         sms_post(client, "NEXT", number=MEDIATOR_PHONE)

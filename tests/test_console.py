@@ -176,12 +176,12 @@ def test_maintenance_job_returns_expired_claims_and_alerts(app, services, sandbo
     services.redis.zadd("cb:claims", {ref: time.time() - 1})      # the claim is overdue
     other = services.callbacks.request("k2", services.privacy.encrypt("+32470111222"), "ar",
                                        "amu", now=time.time() - 7200)[0]
-    Queue("hotline", connection=services.redis).enqueue("workers.jobs.maintenance")
+    Queue("hotline", connection=services.rq).enqueue("workers.jobs.maintenance")
     run_worker({**twilio_env, "HOTLINE_OPENING_HOURS": "mon-sun 00:00-23:59",
                 "HOTLINE_TIMEZONE": "UTC"})
     assert services.callbacks.get(ref).status == "waiting"
     alerts = [m for m in sandbox.messages if m["to"] == AMINA_PHONE]
     assert len(alerts) == 1 and "waiting in ar" in alerts[0]["body"]
     assert services.callbacks.waiting("ar") == [other]
-    scheduled = Queue("hotline", connection=services.redis).scheduled_job_registry
+    scheduled = Queue("hotline", connection=services.rq).scheduled_job_registry
     assert "hotline-maintenance" in scheduled.get_job_ids()

@@ -74,7 +74,7 @@ def test_admin_sees_who_saw_which_number(app, services):
 
 def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     services.mediators.add("boss", "Boss", ["fr"], "+32470999111", PASSWORD, role="admin")
-    services.settings.retry_max = 0
+    services.settings = services.settings.replace(retry_max=0)
     sandbox.fail_next(1, status=503)
     outbox.queue_sms(services, MOBILE, "hello", "admin-retry")
     run_worker(twilio_env)
@@ -82,7 +82,7 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     log_in(boss, "boss")
     page = boss.get("/console/admin", **HTTPS).get_data(as_text=True)
     assert "sms admin-retry" in page and "Twilio answered 503" in page
-    queue = Queue("hotline", connection=services.redis)
+    queue = Queue("hotline", connection=services.rq)
     (job_id,) = FailedJobRegistry(queue=queue).get_job_ids()
     post(boss, f"/console/admin/retry/{job_id}", page="/console/admin")
     run_worker(twilio_env)

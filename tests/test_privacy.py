@@ -86,7 +86,7 @@ def test_no_number_in_clear_after_an_end_to_end_run(app, sandbox, twilio_env, ca
     sms_post(client, "VOLGENDE", number="+32470999777")  # bram (nl) by SMS
     run_worker(twilio_env)
     assert len(sandbox.messages) == 2  # the item by SMS, the callback confirmation
-    values = every_value(services.redis)
+    values = every_value(services.rq)  # the raw bytes of every key, RQ's and ours
     values += [body.encode() for body in services.rendered.values()]  # kept TwiML documents
     logs = caplog.text.encode()
     for number in NUMBERS:
@@ -129,7 +129,7 @@ def test_voice_messages_of_closed_tickets_are_deleted_after_retention(app, sandb
     ref, _ = services.callbacks.request("k1", "enc", "fr", "cpas", now=1000)
     services.callbacks.attach_voice(ref, f"{sandbox.base_url}/x/Recordings/RE{'4' * 32}")
     services.callbacks.close(ref, "cancelled", now=1000)
-    Queue("hotline", connection=services.redis).enqueue("workers.jobs.maintenance")
+    Queue("hotline", connection=services.rq).enqueue("workers.jobs.maintenance")
     run_worker(twilio_env)
     assert sandbox.deleted_recordings == ["RE" + "4" * 32]  # 30 days after 1970: long due
 

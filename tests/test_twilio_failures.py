@@ -32,7 +32,7 @@ def test_failures_are_retried_and_the_message_sent_once(app, sandbox, twilio_env
 
 def test_jittered_exponential_backoff(app):
     services = app.extensions["hotline"]
-    services.config.update(RETRY_BASE_SECONDS=10, RETRY_MAX=6)
+    services.settings = services.settings.replace(retry_base_seconds=10, retry_max=6)
     intervals = outbox.retry_policy(services).intervals
     assert len(intervals) == 6
     for i, seconds in enumerate(intervals):
@@ -41,14 +41,14 @@ def test_jittered_exponential_backoff(app):
 
 def test_too_many_failures_land_in_the_failed_list_without_the_number(app, sandbox, twilio_env):
     services = app.extensions["hotline"]
-    services.settings.retry_max = 2
+    services.settings = services.settings.replace(retry_max=2)
     sandbox.fail_next(3, status=429)
     outbox.queue_sms(services, MOBILE, "hello", "give-up")
     run_worker(twilio_env)
     assert sandbox.requests == 3 and sandbox.messages == []
-    failed = FailedJobRegistry(queue=Queue("hotline", connection=services.redis))
+    failed = FailedJobRegistry(queue=Queue("hotline", connection=services.rq))
     (job_id,) = failed.get_job_ids()
-    job = Queue("hotline", connection=services.redis).fetch_job(job_id)
+    job = Queue("hotline", connection=services.rq).fetch_job(job_id)
     error = job.latest_result().exc_string
     assert "Twilio answered 429" in error
     assert "470123456" not in error
@@ -75,14 +75,14 @@ def test_worker_killed_mid_send_still_sends_exactly_once(app, sandbox, twilio_en
         os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-request
         worker.wait()
     sandbox.delay_seconds = 0
-    queue = Queue("hotline", connection=services.redis)
+    queue = Queue("hotline", connection=services.rq)
     started = StartedJobRegistry(queue=queue)
     assert started.count == 1
     time.sleep(1.1)  # the claim is now stale
     started.cleanup(timestamp=time.time() + 3600)  # what a living worker does after a while
     run_worker(twilio_env | {"HOTLINE_SEND_STALE_SECONDS": "1"})
     assert [m["body"] for m in sandbox.messages] == ["only once"]
-    assert services.redis.get("out:sms:kill-test").decode() == sandbox.messages[0]["sid"]
+    assert services.redis.get("out:sms:kill-test") == sandbox.messages[0]["sid"]
 
 
 def test_a_stale_claim_with_nothing_sent_is_sent(app, sandbox, twilio_env):

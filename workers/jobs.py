@@ -58,5 +58,5 @@ def schedule_maintenance(found: Services, seconds: int = 60) -> None:
     """(Re)schedule `maintenance` in `seconds`; needs `rq worker --with-scheduler`."""
     from datetime import timedelta
 
-    job_queue(found.redis).enqueue_in(
+    job_queue(found.rq).enqueue_in(
         timedelta(seconds=seconds), maintenance, job_id="hotline-maintenance", result_ttl=300)

@@ -271,10 +271,10 @@ def make_plan(content: Content, root: Path, config: AudioConfig, engines: dict[s
     prompts = prompts_of(content, langs)
     manifest = read_manifest(root)
     recordings = [r for r in find_recordings(root) if langs is None or r.lang in set(langs)]
-    by_text = {}
-    for recording in recordings:
-        if recording.text is not None:
-            by_text.setdefault(text_id(recording.lang, recording.text), recording)
+    by_text: dict[str, Recording] = {}
+    for take in recordings:
+        if take.text is not None:
+            by_text.setdefault(text_id(take.lang, take.text), take)
     current = {p.id for p in prompts}
     stale = [r for r in recordings if r.lang in content.languages
              and (r.text is None or text_id(r.lang, r.text) not in current)]

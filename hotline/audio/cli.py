@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from hotline import settings as hotline_settings
 from hotline.audio.library import RECORDINGS, SIDECAR
 from hotline.content.ivr import Content, ContentError, load_content
+from hotline.settings import Settings
 
 if TYPE_CHECKING:
     from hotline.audio.config import AudioConfig
@@ -25,7 +26,7 @@ def audio() -> None:
     """Pre-rendered audio: render every prompt, report what each language lacks."""
 
 
-def _load(langs: tuple[str, ...]) -> tuple[dict[str, Any], Content, AudioConfig]:
+def _load(langs: tuple[str, ...]) -> tuple[Settings, Content, AudioConfig]:
     from hotline.audio.config import load_audio_config
 
     settings = hotline_settings.from_environment_or_exit()

@@ -111,7 +111,7 @@ def seconds_before_information(content: Content, lang: str,
         seen.add(node.name)
         spent = before + sum(seconds(u) for u in turn.say)
         for option in content.options_of(node):
-            if option.goto:
+            if option.goto and turn.listen:
                 queue.append((engine.respond(content, turn.listen, option.digit), spent))
     return (min(found), max(found)) if found else (0.0, 0.0)
 

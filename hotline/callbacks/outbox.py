@@ -21,18 +21,20 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
-import redis
 import requests
 from rq import Retry
 from twilio.base.exceptions import TwilioRestException
 
 from hotline.services import QUEUE, Services
 from hotline.state import sms as sms_state
+from hotline.state.client import TextRedis
 from hotline.state.privacy import redact
 from hotline.twilio.rest import find_call, find_message, place_call, send_message
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 __all__ = ["QUEUE", "queue_call", "queue_sms"]
 KEEP_SECONDS = 7 * 24 * 3600
 
@@ -168,7 +170,7 @@ def _once(services: Services, key: str, send: Callable[[], str],
     state, now = f"out:{key}", time.time()
     claim = f"sending:{now!r}"
     if not r.set(state, claim, nx=True, ex=KEEP_SECONDS):
-        current = (r.get(state) or b"").decode()
+        current = r.get(state) or ""
         if not current.startswith("sending:"):
             log.info("%s already sent as %s", key, current)
             return None
@@ -197,12 +199,12 @@ _TAKE_OVER = "if redis.call('GET', KEYS[1]) == ARGV[1] then " \
              "return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) else return false end"
 
 
-def _take_over(r: redis.Redis, state: str, stale: str, claim: str) -> bool:
+def _take_over(r: TextRedis, state: str, stale: str, claim: str) -> bool:
     """Replace a stale claim by ours, atomically (compare and set)."""
     return bool(r.eval(_TAKE_OVER, 1, state, stale, claim, KEEP_SECONDS))
 
 
-def _ask_twilio(call: Callable[[], str | None]) -> str | None:
+def _ask_twilio(call: Callable[[], T]) -> T:
     """Run a Twilio API call; its errors become DeliveryError without Twilio's text (which
     may quote a phone number). A timeout becomes InFlight: it may have been sent."""
     try:

@@ -22,7 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import redis
+from hotline.state.client import TextRedis
 
 STATUSES = ("waiting", "claimed", "done", "unreachable", "cancelled")
 OPEN = ("waiting", "claimed")
@@ -176,8 +176,8 @@ class Ticket:
     claimed_at: float | None
 
     @classmethod
-    def from_hash(cls, data: dict[bytes, bytes]) -> Ticket:
-        get = {k.decode(): v.decode() for k, v in data.items()}.get
+    def from_hash(cls, data: dict[str, str]) -> Ticket:
+        get = data.get
         claimed = get("claimed_at") or ""
         return cls(
             ref=get("ref", ""), lang=get("lang", ""), topic=get("topic", ""),
@@ -192,7 +192,7 @@ class Ticket:
 class CallbackQueue:
     """The tickets and queues in one Redis; each change that must be atomic is one Lua script."""
 
-    def __init__(self, r: redis.Redis, claim_seconds: int = 20 * 60, max_attempts: int = 3):
+    def __init__(self, r: TextRedis, claim_seconds: int = 20 * 60, max_attempts: int = 3):
         self.r = r
         self.claim_seconds = claim_seconds
         self.max_attempts = max_attempts
@@ -217,7 +217,7 @@ class CallbackQueue:
             got, joined = self._request(keys=keys, args=[ref, repr(now), RETENTION_SECONDS,
                                                          *fields])
             if int(joined) >= 0:
-                ref = got.decode()
+                ref = str(got)
                 if note:
                     self.add_note(ref, "", note, now)
                 return ref, bool(int(joined))
@@ -232,12 +232,12 @@ class CallbackQueue:
         self.expire_claims(now)
         ref = self._take(keys=[f"cb:queue:{lang}" for lang in langs],
                          args=[repr(now), repr(now + self.claim_seconds), mediator])
-        return self.get(ref.decode()) if ref else None
+        return self.get(ref) if ref else None
 
     def expire_claims(self, now: float | None = None) -> list[str]:
         """Put every overdue claim back at its original place; returns their refs."""
         now = time.time() if now is None else now
-        return [ref.decode() for ref in self._expire(args=[repr(now)])]
+        return [str(ref) for ref in self._expire(args=[repr(now)])]
 
     def close(self, ref: str, outcome: str, mediator: str = "",
               now: float | None = None) -> str:
@@ -246,8 +246,8 @@ class CallbackQueue:
         if outcome not in (*OUTCOMES, "cancelled"):
             raise TicketError(f"unknown outcome {outcome!r}")
         now = time.time() if now is None else now
-        result = self._close(args=[ref, repr(now), outcome, mediator, self.max_attempts,
-                                   RETENTION_SECONDS]).decode()
+        result = str(self._close(args=[ref, repr(now), outcome, mediator, self.max_attempts,
+                                   RETENTION_SECONDS]))
         if result.startswith("ERR"):
             raise TicketError(result[4:])
         return result
@@ -260,7 +260,7 @@ class CallbackQueue:
     def open_ticket_of(self, number_key: str) -> Ticket | None:
         """The number's open ticket, if any."""
         ref = self.r.get(f"cb:open:{number_key}")
-        ticket = self.get(ref.decode()) if ref else None
+        ticket = self.get(ref) if ref else None
         return ticket if ticket and ticket.status in OPEN else None
 
     def add_note(self, ref: str, by: str, text: str, now: float | None = None) -> None:
@@ -284,7 +284,7 @@ class CallbackQueue:
         pipe.zrangebyscore("cb:recordings", "-inf", now)
         pipe.zremrangebyscore("cb:recordings", "-inf", now)
         due, _ = pipe.execute()
-        return [url.decode() for url in due]
+        return list(due)
 
     def history(self, ref: str) -> list[dict[str, object]]:
         """The ticket's events, oldest first."""
@@ -292,7 +292,7 @@ class CallbackQueue:
 
     def waiting(self, lang: str) -> list[str]:
         """The refs waiting in `lang`, oldest first."""
-        return [ref.decode() for ref in self.r.zrange(f"cb:queue:{lang}", 0, -1)]
+        return list(self.r.zrange(f"cb:queue:{lang}", 0, -1))
 
     def stats(self, langs: list[str], now: float | None = None) -> dict[str, tuple[int, float]]:
         """For each language: (tickets waiting, seconds the oldest has waited)."""
@@ -301,13 +301,13 @@ class CallbackQueue:
         for lang in langs:
             count = self.r.zcard(f"cb:queue:{lang}")
             head = self.r.zrange(f"cb:queue:{lang}", 0, 0)
-            oldest = self.get(head[0].decode()) if head else None
+            oldest = self.get(head[0]) if head else None
             out[lang] = (count, now - oldest.created if oldest else 0.0)
         return out
 
     def claimed_by(self, mediator: str) -> list[Ticket]:
         """The tickets `mediator` holds now."""
-        tickets = [self.get(ref.decode()) for ref in self.r.zrange("cb:claims", 0, -1)]
+        tickets = [self.get(ref) for ref in self.r.zrange("cb:claims", 0, -1)]
         return [t for t in tickets if t and t.mediator == mediator and t.status == "claimed"]
 
     def _log(self, ref: str, event: str, by: str, now: float | None, **extra: str) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import time
 
-import redis
+from hotline.state.client import TextRedis
 
 KEEP_ENTRIES = 10_000
 
 
-def record(r: redis.Redis, login: str, ref: str, action: str) -> None:
+def record(r: TextRedis, login: str, ref: str, action: str) -> None:
     """Note that `login` did `action` ("saw the number", "called"…) on ticket `ref`."""
     entry = json.dumps({"at": time.time(), "login": login, "ref": ref, "action": action})
     pipe = r.pipeline()
@@ -23,6 +23,6 @@ def record(r: redis.Redis, login: str, ref: str, action: str) -> None:
     pipe.execute()
 
 
-def recent(r: redis.Redis, count: int = 200) -> list[dict[str, object]]:
+def recent(r: TextRedis, count: int = 200) -> list[dict[str, object]]:
     """The newest `count` entries."""
     return [json.loads(e) for e in r.lrange("audit:log", 0, count - 1)]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hotline.state.client import TextRedis
 from hotline.state.privacy import Privacy, normalize_number
 
 ROLES = ("mediator", "admin")
@@ -54,7 +54,7 @@ class Mediator:
 class Mediators:
     """The mediator accounts in Redis."""
 
-    def __init__(self, r: redis.Redis, privacy: Privacy):
+    def __init__(self, r: TextRedis, privacy: Privacy):
         self.r = r
         self.privacy = privacy
 
@@ -86,7 +86,7 @@ class Mediators:
 
     def get(self, login: str) -> Mediator | None:
         """The account `login`, or None."""
-        data = {k.decode(): v.decode() for k, v in self.r.hgetall(f"med:{login}").items()}
+        data = self.r.hgetall(f"med:{login}")
         if not data:
             return None
         return Mediator(login=data["login"], name=data["name"],
@@ -95,7 +95,7 @@ class Mediators:
 
     def all(self) -> list[Mediator]:
         """Every account, by login."""
-        found = (self.get(login.decode()) for login in sorted(self.r.smembers("med:all")))
+        found = (self.get(login) for login in sorted(self.r.smembers("med:all")))
         return [m for m in found if m]
 
     def disable(self, login: str) -> None:
@@ -108,7 +108,7 @@ class Mediators:
         """The active account when `password` is right, else None (always as slow)."""
         stored = self.r.hget(f"med:{login.strip().lower()}", "password")
         try:
-            _hasher.verify(stored.decode() if stored else _dummy_hash(), password)
+            _hasher.verify(stored or _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         mediator = self.get(login.strip().lower()) if stored else None
@@ -117,7 +117,7 @@ class Mediators:
     def by_phone(self, number: str) -> Mediator | None:
         """The active mediator whose phone is `number`, if any (for SMS commands)."""
         login = self.r.get(f"med:phone:{self.privacy.number_key(number)}")
-        mediator = self.get(login.decode()) if login else None
+        mediator = self.get(login) if login else None
         return mediator if mediator and mediator.active else None
 
     def seen(self, login: str) -> None:

@@ -261,9 +261,9 @@ def voice(ref: str) -> Response:
 def admin() -> str:
     """Today's caps, the failed jobs (with a retry button) and the audit log."""
     services = _services()
-    registry = FailedJobRegistry(queue=job_queue(services.redis))
+    registry = FailedJobRegistry(queue=job_queue(services.rq))
     failed = []
-    for job in Job.fetch_many(registry.get_job_ids(), connection=services.redis):
+    for job in Job.fetch_many(registry.get_job_ids(), connection=services.rq):
         if job is None:
             continue
         result = job.latest_result()
@@ -279,7 +279,7 @@ def admin() -> str:
 @admin_required
 def retry(job_id: str) -> BaseResponse:
     """Put a failed job back in the queue."""
-    registry = FailedJobRegistry(queue=job_queue(_services().redis))
+    registry = FailedJobRegistry(queue=job_queue(_services().rq))
     if job_id not in registry.get_job_ids():
         abort(404)
     registry.requeue(job_id)

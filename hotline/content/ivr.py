@@ -165,7 +165,7 @@ def load_content(root: Path | str) -> Content:
     item_options = _options("item_options", menu.get("item_options"), check)
     if not item_options:
         check.fail("item_options", "must list the choices offered after an information item")
-    start = menu.get("start")
+    start = str(menu.get("start") or "")
     if start not in nodes:
         check.fail("start", f"names no node: {start!r}")
     if LANGUAGE_MENU in nodes:
@@ -191,7 +191,7 @@ def load_content(root: Path | str) -> Content:
         warnings.extend(f"{menu_name}: nodes.{n}: no menu leads here" for n in unreachable)
 
     content = Content(
-        root=root, languages={}, nodes=nodes, start=start or "", retries=retries,
+        root=root, languages={}, nodes=nodes, start=start, retries=retries,
         values=values, item_options=item_options,
     )
     option_prompts = {o.prompt for n in nodes.values() for o in n.options}
@@ -357,7 +357,7 @@ def _language(
         if key in option_prompts and "digit" not in names:
             check.fail(f"prompts.{key}", "an option prompt must say its key: add {digit}")
         prompts[str(key)] = " ".join(text.split())
-        prompt_status[str(key)] = own_status
+        prompt_status[str(key)] = str(own_status)
     for key in sorted(required - set(raw)):
         check.fail(f"prompts.{key}", "missing")
     for key in sorted(set(raw) - required):

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def forget(services: Services, number: str) -> int:
     """Erase what is kept about `number`; returns how many tickets were deleted."""
     r, n = services.redis, services.privacy.number_key(number)
-    refs = [ref.decode() for ref in r.smembers(f"cb:by_number:{n}")]
+    refs = list(r.smembers(f"cb:by_number:{n}"))
     for ref in refs:
         ticket = services.callbacks.get(ref)
         if ticket and ticket.voice:

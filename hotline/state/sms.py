@@ -14,26 +14,25 @@ from __future__ import annotations
 
 import time
 
-import redis
-
 from hotline.engine.sms import Conversation, Reply
+from hotline.state.client import TextRedis
 
 SESSION_SECONDS = 30 * 60
 PREFERENCE_SECONDS = 90 * 24 * 3600
 SEEN_SECONDS = 24 * 3600
 
 
-def load(r: redis.Redis, n: str) -> Conversation:
+def load(r: TextRedis, n: str) -> Conversation:
     """The remembered state of number key `n`."""
     node, lang, optout = r.mget(f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}")
     return Conversation(
-        lang=lang.decode() if lang else None,
-        node=node.decode() if node else None,
+        lang=lang or None,
+        node=node or None,
         opted_out=optout is not None,
     )
 
 
-def save(r: redis.Redis, n: str, reply: Reply) -> None:
+def save(r: TextRedis, n: str, reply: Reply) -> None:
     """Remember what `reply` asks to remember, with the expiries above."""
     pipe = r.pipeline()
     if reply.node is not None:
@@ -47,36 +46,36 @@ def save(r: redis.Redis, n: str, reply: Reply) -> None:
     pipe.execute()
 
 
-def remembered_language(r: redis.Redis, n: str) -> str | None:
+def remembered_language(r: TextRedis, n: str) -> str | None:
     """The language number key `n` chose last, if any."""
     lang = r.get(f"lang:{n}")
-    return lang.decode() if lang else None
+    return lang or None
 
 
-def remember_language(r: redis.Redis, n: str, lang: str) -> None:
+def remember_language(r: TextRedis, n: str, lang: str) -> None:
     """Keep the language number key `n` chose, for PREFERENCE_SECONDS."""
     r.set(f"lang:{n}", lang, ex=PREFERENCE_SECONDS)
 
 
-def is_opted_out(r: redis.Redis, n: str) -> bool:
+def is_opted_out(r: TextRedis, n: str) -> bool:
     """True while number key `n` has opted out."""
     return bool(r.exists(f"sms:optout:{n}"))
 
 
-def claim_message(r: redis.Redis, message_sid: str) -> bytes | None:
+def claim_message(r: TextRedis, message_sid: str) -> str | None:
     """Claim an incoming message atomically. None: first time. Else the TwiML answered before
     (empty while the first request is still being answered)."""
-    if r.set(f"sms:seen:{message_sid}", b"", nx=True, ex=SEEN_SECONDS):
+    if r.set(f"sms:seen:{message_sid}", "", nx=True, ex=SEEN_SECONDS):
         return None
-    return r.get(f"sms:seen:{message_sid}") or b""
+    return r.get(f"sms:seen:{message_sid}") or ""
 
 
-def remember_answer(r: redis.Redis, message_sid: str, twiml: str) -> None:
+def remember_answer(r: TextRedis, message_sid: str, twiml: str) -> None:
     """Keep the TwiML given to `message_sid`, so a retried webhook gets the same answer."""
     r.set(f"sms:seen:{message_sid}", twiml, xx=True, ex=SEEN_SECONDS)
 
 
-def over_rate(r: redis.Redis, n: str, limit: int) -> bool:
+def over_rate(r: TextRedis, n: str, limit: int) -> bool:
     """Count one reply to `n` this hour; True when that is more than `limit`."""
     key = f"sms:rate:{n}:{int(time.time() // 3600)}"
     pipe = r.pipeline()

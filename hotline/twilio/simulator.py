@@ -21,9 +21,9 @@ from twilio.request_validator import RequestValidator
 from hotline.audio.library import texts_by_file
 
 # A caller's number for simulated calls: libphonenumber's example Belgian mobile number.
-EXAMPLE_MOBILE = phonenumbers.format_number(
-    phonenumbers.example_number_for_type("BE", phonenumbers.PhoneNumberType.MOBILE),
-    phonenumbers.PhoneNumberFormat.E164)
+_EXAMPLE = phonenumbers.example_number_for_type("BE", phonenumbers.PhoneNumberType.MOBILE)
+assert _EXAMPLE is not None  # libphonenumber's metadata always has one for Belgium
+EXAMPLE_MOBILE = phonenumbers.format_number(_EXAMPLE, phonenumbers.PhoneNumberFormat.E164)
 
 
 class Line(Protocol):

@@ -60,7 +60,7 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     r = services.redis
     earlier = sms_state.claim_message(r, sid)
     if earlier is not None:  # Twilio retried this message: same answer, no second effect
-        return services.privacy.decrypt(earlier.decode()) if earlier else _twiml(None)
+        return services.privacy.decrypt(earlier) if earlier else _twiml(None)
     n = services.privacy.number_key(number)
     mediator = services.mediators.by_phone(number)
     if mediator is not None:
