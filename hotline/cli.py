@@ -17,8 +17,9 @@ import click
 
 from hotline import settings as hotline_settings
 from hotline.audio.cli import audio
+from hotline.audio.library import AudioLibrary
 from hotline.console.mediators import MediatorError
-from hotline.content.ivr import ContentError, load_content
+from hotline.content.ivr import Content, ContentError, load_content
 from hotline.content.segments import cost
 from hotline.content.sms import SmsContent, load_sms_content
 from hotline.services import Services
@@ -62,7 +63,8 @@ def run(host: str, port: int, web_workers: int) -> None:
     _load_or_exit(settings.content_root)
     from hotline.audio.build import ensure_audio
 
-    ensure_audio(settings.content_root, settings.audio_root, echo=click.echo)
+    ensure_audio(settings.content_root, settings.audio_root, echo=click.echo,
+                 times=settings.opening_times())
     var_dir: Path = settings.var_dir
     env = dict(os.environ)
     embedded = None
@@ -139,9 +141,9 @@ def settings_command() -> None:
 @main.command()
 def check() -> None:
     """Validate the content files; print problems, warnings and a coverage table."""
-    root = hotline_settings.from_environment_or_exit().content_root
+    settings = hotline_settings.from_environment_or_exit()
     try:
-        content = load_content(root)
+        content = load_content(settings.content_root)
         sms = load_sms_content(content)
     except ContentError as exc:
         click.echo(str(exc), err=True)
@@ -167,6 +169,25 @@ def check() -> None:
         )
         click.echo(f"{key:<26}{row}")
     _print_sms_costs(sms)
+    if not _print_caller_time(content, AudioLibrary(settings.audio_root)):
+        sys.exit(1)
+
+
+def _print_caller_time(content: Content, audio: AudioLibrary) -> bool:
+    """The caller-time table; False when a language of ENFORCED is over budget."""
+    from hotline.content.budget import ENFORCED, caller_times, table
+
+    times = [caller_times(content, lang, lambda u: audio.seconds(u.lang, u.text))
+             for lang in content.languages]
+    click.echo("\ncaller time: seconds heard before an information item starts, pressing as "
+               "soon as the wanted option is spoken")
+    for line in table(times):
+        click.echo(line)
+    over = [(t.lang, problem) for t in times for problem in t.over_budget()
+            if t.lang in ENFORCED]
+    for lang, problem in over:
+        click.echo(f"{lang}: over budget: {problem}", err=True)
+    return not over
 
 
 def _print_sms_costs(sms: SmsContent) -> None:
@@ -369,7 +390,6 @@ def spool_replay() -> None:
               help="Where the files will be served, e.g. https://static.example.org/hotline")
 def export_static(directory: Path, base_url: str) -> None:
     """Write the voice menu as static TwiML files plus audio, for Twilio's fallback URL."""
-    from hotline.audio.library import AudioLibrary
     from hotline.twilio.static_export import export
 
     settings = hotline_settings.from_environment_or_exit()

@@ -53,6 +53,18 @@ class Services:
     _rq: Redis | None = field(default=None, repr=False)
     # TwiML documents of the menus, by (turn, time slice): see hotline.twilio.voice._twiml
     rendered: dict[Any, str] = field(default_factory=dict, repr=False)
+    _offered: tuple[int | None, tuple[str, ...]] | None = field(default=None, repr=False)
+
+    def offered_languages(self) -> tuple[str, ...]:
+        """The languages the voice line can speak whole (see `voice_ready`), worked out again
+        whenever the audio manifest changes."""
+        version = self.audio.version()
+        if self._offered is None or self._offered[0] != version:
+            from hotline.audio.status import voice_ready
+
+            ready = voice_ready(self.content, self.audio, self.hours.opening_times())
+            self._offered = (version, ready)
+        return self._offered[1]
 
     @property
     def redis(self) -> TextRedis:

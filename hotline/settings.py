@@ -54,6 +54,10 @@ class Settings:
     call_minutes_daily_cap: int
     countries: frozenset[str]
 
+    def opening_times(self) -> tuple[str, ...]:
+        """The times of day callbacks start, as the line speaks them (rendered ahead)."""
+        return parse_hours(self.opening_hours, self.timezone).opening_times()
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with `changes` (field names) applied."""
         return dataclasses.replace(self, **changes)

@@ -22,7 +22,12 @@ from hotline.audio.build import (
 )
 from hotline.audio.config import AudioConfig, load_audio_config
 from hotline.audio.library import MANIFEST, AudioLibrary, text_id
-from hotline.content.ivr import ContentError, load_content
+from hotline.audio.status import voice_ready
+from hotline.content.ivr import LANGUAGE_MENU, ContentError, load_content
+from hotline.engine import callback as callback_flow
+from hotline.engine import voice as engine
+from hotline.engine.turns import Caller, Position
+from hotline.twilio.twiml import render
 from tests.conftest import ROOT
 from tests.test_audio_support import (
     GoogleStub,
@@ -32,6 +37,8 @@ from tests.test_audio_support import (
     set_prompt,
 )
 
+OPENING_TIMES = ("9:00", "13:30")  # the pieces a reopening time is spoken from
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -40,13 +47,13 @@ def built(tmp_path_factory):
     shutil.copytree(ROOT / "ivr_scripts", root / "ivr_scripts")
     offline_config(root)
     audio = root / "audio_cache"
-    report = build(load_content(root), audio, jobs=2)
+    report = build(load_content(root), audio, jobs=2, times=OPENING_TIMES)
     return load_content(root), audio, report
 
 
 def test_every_prompt_of_every_language_is_a_valid_telephone_file(built):
     content, audio, report = built
-    prompts = prompts_of(content)
+    prompts = prompts_of(content, times=OPENING_TIMES)
     assert {p.lang for p in prompts} == set(content.languages) and len(prompts) > 400
     assert report.failed == [] and report.rendered == {"espeak-ng": len(prompts)}
     manifest = read_manifest(audio)
@@ -54,7 +61,7 @@ def test_every_prompt_of_every_language_is_a_valid_telephone_file(built):
     for prompt in prompts:
         entry = manifest[prompt.id]
         assert entry["text"] == prompt.text and entry["format"] == FORMAT
-        assert entry["file"] == file_name(prompt.text, entry["engine"], entry["voice"])
+        assert entry["file"] == file_name(prompt.spoken, entry["engine"], entry["voice"])
         info = check_telephone_wav(audio / entry["file"], prompt.text)
         assert entry["seconds"] == pytest.approx(info.seconds, abs=0.001)
         assert AudioLibrary(audio).find(prompt.lang, prompt.text) == entry["file"]
@@ -80,8 +87,8 @@ def small(content_copy):
 
 def test_an_edited_prompt_is_rendered_again_and_the_lookup_follows_the_text(small):
     root, audio = small
-    old = load_content(root).text("en", "main_intro")
-    set_prompt(root, "en", "main_intro", "This is the main menu.")
+    old = load_content(root).text("en", "headline")
+    set_prompt(root, "en", "headline", "This is the main menu.")
     report = build(load_content(root), audio, langs=["en"])
     assert report.rendered == {"espeak-ng": 1} and report.up_to_date == report.prompts - 1
     library = AudioLibrary(audio)
@@ -166,7 +173,7 @@ def test_an_offline_build_keeps_a_better_engines_rendering_and_an_online_one_upg
         content_copy, tmp_path, monkeypatch):
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    stub = GoogleStub(seconds_per_char=0.01).start(tmp_path)
+    stub = GoogleStub(seconds_per_char=0.06).start(tmp_path)  # a lone digit lasts 0.06 s
     try:
         (content_copy / "ivr_scripts" / "audio.yaml").write_text(yaml.safe_dump({
             "engines": ["gtts", "espeak-ng"],
@@ -180,7 +187,7 @@ def test_an_offline_build_keeps_a_better_engines_rendering_and_an_online_one_upg
         audio = content_copy / "audio_cache"
         stub.script = [503] * 4  # gTTS is down for the first prompts: espeak-ng stands in
         first = build(content, audio, langs=["en"], jobs=1)
-        assert first.rendered == {"gtts": first.prompts - 2, "espeak-ng": 2}
+        assert first.rendered == {"gtts": first.prompts - 2, "espeak-ng": 2}, first.fallbacks
         assert len(first.fallbacks) == 2 and first.failed == []
         offline = build(content, audio, langs=["en"], offline=True)
         assert offline.rendered == {}  # gTTS's files are kept: better than what it would make
@@ -250,3 +257,39 @@ def test_the_audio_config_sets_each_languages_order(tmp_path):
     assert config.order_for("fr") == ("espeak-ng", "gtts")
     assert config.order_for("ps") == () and config.order_for("ti") == ("espeak-ng",)
     assert load_audio_config(tmp_path / "nowhere") == AudioConfig()
+
+
+def test_with_its_audio_every_language_is_offered_and_every_path_speaks_only_it(built):
+    """Walk every key at every position of every language, callback requests included (with a
+    caller ID and without, open and closed): everything the line says plays a file of the
+    caller's own language, pieces included; never a <Say>, never another language."""
+    content, audio, _ = built
+    library = AudioLibrary(audio)
+    offered = voice_ready(content, library, OPENING_TIMES)
+    assert offered == tuple(content.languages)  # Dari and Tigrinya too, once rendered
+    callers = [Caller("+32470123456", True, None, offered=offered),
+               Caller(None, False, (0, "9:00"), offered=offered),
+               Caller("+32470123456", True, (3, "13:30"), offered=offered)]
+    for lang_key, lang in enumerate(content.languages, start=1):
+        seen: set[Position] = set()
+        turns = [engine.respond(content, Position(LANGUAGE_MENU), str(lang_key), c)
+                 for c in callers]
+        node = content.nodes["mediator"]
+        turns += [callback_flow.after_ticket(content, lang, node, "482913", joined, c)
+                  for joined in (True, False) for c in callers]
+        turns += [callback_flow.done(content, lang, node, "482913", c) for c in callers]
+        queue = [(t, c) for t in turns for c in callers]
+        while queue:
+            turn, caller = queue.pop()
+            language_menu = turn.listen is not None and turn.listen.node == LANGUAGE_MENU
+            for utterance in turn.say:  # the language menu names each language in itself
+                assert language_menu or utterance.lang == lang, (lang, utterance)
+                for piece in utterance.pieces or (utterance.text,):
+                    assert library.find(utterance.lang, piece), f"{lang} {utterance.key}: {piece!r}"
+            twiml = render(turn, content, library, lambda name: f"/audio/{name}")
+            assert "<Say" not in twiml, twiml
+            if turn.listen is None or turn.listen in seen or language_menu:
+                continue
+            seen.add(turn.listen)
+            for key in [*"0123456789*#", "21", "0470123499", None]:
+                queue.append((engine.respond(content, turn.listen, key, caller), caller))

@@ -80,12 +80,12 @@ def test_a_converted_recording_is_not_converted_again_but_a_new_take_is(site):
 
 
 def test_a_recording_of_an_older_text_is_stale_and_the_rendered_file_plays(site):
-    old = load_content(site).text("en", "main_intro")
-    record(site, "en", "main_intro", old)
+    old = load_content(site).text("en", "headline")
+    record(site, "en", "headline", old)
     build_en(site)
-    set_prompt(site, "en", "main_intro", "The main menu.")
+    set_prompt(site, "en", "headline", "The main menu.")
     report = build_en(site)
-    assert [r.source for r in report.stale] == ["recordings/en/main_intro.wav"]
+    assert [r.source for r in report.stale] == ["recordings/en/headline.wav"]
     assert any("stale recording" in line for line in report.lines())
     audio = site / "audio_cache"
     entry = next(e for e in read_manifest(audio).values() if e["text"] == "The main menu.")

@@ -80,7 +80,7 @@ def worker(redis_server, redis_db):
 
 def test_build_through_rq_workers(content_copy, redis_server, worker):
     offline_config(content_copy)
-    set_prompt(content_copy, "fr", "main_intro", "Le menu principal.")
+    set_prompt(content_copy, "fr", "headline", "Le menu principal.")
     env = {"HOTLINE_CONTENT_ROOT": str(content_copy), "REDIS_URL": redis_server.url}
     result = CliRunner().invoke(audio, ["build", "--rq", "--lang", "fr"], env=env,
                                 catch_exceptions=False)
@@ -89,8 +89,8 @@ def test_build_through_rq_workers(content_copy, redis_server, worker):
     manifest = read_manifest(content_copy / "audio_cache")
     assert len(manifest) > 50 and {e["lang"] for e in manifest.values()} == {"fr"}
     assert f"rendered {len(manifest)} with espeak-ng" in result.output
-    entry = next(e for e in manifest.values() if e["keys"] == ["main_intro"])
-    assert entry["text"] == content.text("fr", "main_intro") == "Le menu principal."
+    entry = next(e for e in manifest.values() if e["keys"] == ["headline"])
+    assert entry["text"] == content.text("fr", "headline") == "Le menu principal."
     check_telephone_wav(content_copy / "audio_cache" / entry["file"], entry["text"])
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from hotline.audio.build import read_manifest
 from hotline.audio.cli import audio
+from hotline.content.budget import caller_times
 from hotline.content.ivr import load_content
 from tests.test_audio_support import offline_config, set_languages
 
@@ -63,26 +64,18 @@ def test_a_language_no_engine_speaks_is_reported_as_needing_recordings(with_pash
     assert "record its prompts in audio_cache/recordings/ps/" in result.output
 
 
-def test_before_info_adds_up_the_rendered_menus_on_the_way(content_copy):
+def test_before_info_is_the_caller_time_of_the_rendered_audio(content_copy):
     offline_config(content_copy)
     set_languages(content_copy, ["en"])  # one language: the call starts with the welcome
     assert run(content_copy, "build").exit_code == 0
     content = load_content(content_copy)
     seconds = {e["text"]: e["seconds"] for e in read_manifest(content_copy / "audio_cache")
                .values()}
-
-    def menu(node: str) -> float:
-        star = content.text("en", "key_star")
-        lines = [content.text("en", o.prompt, digit=star if o.digit == "*" else o.digit)
-                 for o in content.nodes[node].options]
-        return seconds[content.text("en", content.nodes[node].prompt)] + sum(
-            seconds[line] for line in lines)
-
-    main = seconds[content.text("en", "welcome")] + menu("main")
-    deepest = max(menu(n) for n, node in content.nodes.items() if node.type == "menu"
-                  and n != "main")
+    times = caller_times(content, "en", lambda u: seconds.get(u.text))
+    assert not times.estimated  # every prompt on the way has a rendered file
+    first, returning = times.figures()["median item"]
     rows = table(run(content_copy, "status").output)
-    assert rows["en"][6] == f"{main:.0f}-{main + deepest:.0f}"  # no "~": all of it is rendered
+    assert rows["en"][6] == f"{first:.0f}/{returning:.0f}"  # no "~": all of it is rendered
     minutes = sum(seconds.values()) / 60
     assert f"total audio: {minutes:.1f} minutes in 1 languages" in run(
         content_copy, "status").output
@@ -92,8 +85,8 @@ def test_estimates_come_from_the_text_where_nothing_is_rendered(content_copy):
     offline_config(content_copy)
     set_languages(content_copy, ["en"])
     rows = table(run(content_copy, "status").output)
-    low, high = (float(x) for x in rows["en"][6].lstrip("~").split("-"))
-    assert rows["en"][6].startswith("~") and 10 < low < high < 300
+    first, returning = (float(x) for x in rows["en"][6].lstrip("~").split("/"))
+    assert rows["en"][6].startswith("~") and 2 < returning < first < 60
     assert rows["en"][4] == rows["en"][0]  # all missing
 
 

@@ -58,7 +58,7 @@ def test_voice_request_confirms_the_number_then_topic_message_and_reference(clie
     assert (query["node"], query["step"]) == (["mediator"], ["confirm"])
     root = post_step(client, next_url(root), "1")
     assert said(root)[0] == content.text("en", "cb_topic")
-    root = post_step(client, next_url(root), "3")                          # medical care
+    root = post_step(client, next_url(root), "4")                          # medical care
     record = root.find("Record")
     assert record is not None and record.get("maxLength") == "60"
     assert said(root) == [content.text("en", "cb_message")]
@@ -77,7 +77,7 @@ def test_voice_request_confirms_the_number_then_topic_message_and_reference(clie
     root = post_step(client, next_url(root), "1")
     assert spoken_ref in said(root)[0]                                  # 1 repeats it
     root = post_step(client, next_url(root), "9")
-    assert said(root)[0] == content.text("en", "main_intro")
+    assert said(root)[0] == content.text("en", "opt_cpas", digit="1")  # the main menu
 
 
 def test_recording_callback_attaches_the_message_once(client, services):

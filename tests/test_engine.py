@@ -44,7 +44,7 @@ def test_call_table(content, case):
 def test_language_menu_offers_each_language_in_itself(content):
     turn = engine.incoming(content)
     assert [u.lang for u in turn.say] == list(content.languages)
-    assert [u.text for u in turn.say][2] == "For English, press 3."
+    assert [u.text for u in turn.say][2] == "English: 3."
 
 
 def test_welcome_names_the_emergency_number_in_every_language(content):
@@ -56,7 +56,7 @@ def test_welcome_names_the_emergency_number_in_every_language(content):
 
 def test_star_is_spoken_as_a_word(content):
     turn = play(content, ["1"])
-    assert turn.say[-1].text == "Pour changer de langue, appuyez sur étoile."
+    assert turn.say[-1].text == "Langue : étoile."
 
 
 def test_every_item_reachable_in_every_language_and_no_dead_end(content):

@@ -88,7 +88,8 @@ def test_over_budget_template_fails_the_check(content_copy):
     edit(content_copy / "sms_templates/nl.yaml", lambda d: d["texts"].update(amu="a" * 307))
     result = CliRunner().invoke(main, ["check"], env={"HOTLINE_CONTENT_ROOT": str(content_copy)})
     assert result.exit_code == 1
-    assert "sms_templates/nl.yaml: texts.amu: 3 segments (307 GSM-7 units); the budget is 2" in (
+    # the item's text is sent with its shortcut code after it: " Bel ons, druk #41"
+    assert "sms_templates/nl.yaml: texts.amu: 3 segments (325 GSM-7 units); the budget is 2" in (
         result.output)
 
 

@@ -67,7 +67,8 @@ def test_item_is_sent_by_a_real_worker(app, client, sandbox, twilio_env, redis_d
     assert len(sandbox.messages) == 1
     message = sandbox.messages[0]
     assert message["to"] == MOBILE and message["from"] == HOTLINE_NUMBER
-    assert message["body"] == sms.languages["en"].texts["cpas_what"]
+    assert message["body"] == sms.item("en", "cpas_what")
+    assert message["body"].endswith("#11")  # its shortcut on the voice line
 
 
 def test_pressing_twice_in_one_call_sends_once(client, sandbox, twilio_env):
@@ -101,10 +102,12 @@ def test_no_sms_to_a_withheld_fixed_or_foreign_number(app, client, redis_db, num
 def test_sandbox_checks_credentials(sandbox):
     from twilio.base.exceptions import TwilioRestException
 
+    from hotline.settings import from_environment
     from hotline.twilio.rest import send_message, twilio_client
 
-    client = twilio_client({"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "wrong",
-                            "TWILIO_API_BASE_URL": sandbox.base_url})
+    client = twilio_client(from_environment({
+        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "wrong",
+        "TWILIO_API_BASE_URL": sandbox.base_url}))
     with pytest.raises(TwilioRestException) as caught:
         send_message(client, HOTLINE_NUMBER, MOBILE, "hello")
     assert caught.value.status == 401 and caught.value.code == 20003

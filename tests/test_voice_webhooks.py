@@ -27,10 +27,10 @@ def test_incoming_call_gathers_one_key_for_the_language_menu(client):
     assert gather.tag == "Gather" and redirect.tag == "Redirect"
     assert gather.get("numDigits") == "1" and gather.get("input") == "dtmf"
     says = gather.findall("Say")
-    # Dari and Tigrinya have no Twilio voice: without rendered audio, a notice in French
-    assert [s.get("language") for s in says] == ["fr-FR", "nl-BE", "en-GB", "ar-XA", "uk-UA",
-                                                 "fr-FR", "fr-FR"]
-    assert says[2].text == "For English, press 3."
+    # Dari and Tigrinya have no Twilio voice: without rendered audio they are not offered, and
+    # no other language speaks in their place
+    assert [s.get("language") for s in says] == ["fr-FR", "nl-BE", "en-GB", "ar-XA", "uk-UA"]
+    assert says[2].text == "English: 3."
     action = urlsplit(gather.get("action"))
     assert action.path == "/voice/step"
     assert parse_qs(action.query) == {"node": ["languages"], "retry": ["0"]}
@@ -50,9 +50,7 @@ def test_information_item_then_its_options(client):
     root = twiml(twilio_post(client, "/voice/step?node=money&lang=en&retry=0", {"Digits": "2"}))
     texts = [s.text for s in root.find("Gather").findall("Say")]
     assert "from 1 February 2025" in texts[0]
-    assert texts[1:] == ["To hear this again, press 1.", "To get this by text message, press 2.",
-                         "To talk to a person, press 0.",
-                         "To go back, press star.", "For the main menu, press 9."]
+    assert texts[1:] == ["Again: 1.", "By SMS: 2.", "A person: 0.", "Back: star.", "Menu: 9."]
 
 
 def test_wrong_key_twice_then_goodbye_and_hangup(client):
@@ -181,32 +179,34 @@ def test_audio_is_served_immutable_and_the_manifest_is_not(audio_app):
     assert client.get("/audio/nothing.wav").status_code == 404
 
 
-def test_language_without_a_twilio_voice_gets_a_clear_fallback(app):
-    content = app.extensions["hotline"].content
-    ar = content.languages["ar"]
-    object.__setattr__(ar, "say_language", None)  # as if Twilio could not speak Arabic
-    try:
-        root = twiml(twilio_post(app.test_client(), "/voice/step?node=languages",
-                                 {"Digits": "4"}))
-        first = root.find("Gather")[0]
-        assert first.tag == "Say"
-        assert first.text == content.text("fr", "audio_unavailable")
-        assert first.get("language") == "fr-FR"
-    finally:
-        object.__setattr__(ar, "say_language", "ar-XA")
+def test_a_language_that_cannot_be_spoken_is_not_offered_and_its_key_is_refused(client):
+    """Without rendered audio, Dari (6) and Tigrinya (7) have no voice: not offered, and their
+    keys replay the menu, never another language in their place."""
+    root = twiml(twilio_post(client, "/voice/step?node=languages&retry=0", {"Digits": "6"}))
+    says = root.find("Gather").findall("Say")
+    assert [s.text for s in says] == ["Français : 1.", "Nederlands: 2.", "English: 3.",
+                                      "العربية: 4.", "Українська: 5."]
+    assert parse_qs(urlsplit(root.find("Gather").get("action")).query)["retry"] == ["1"]
+
+
+def test_a_country_code_puts_its_language_first_with_its_own_key(client):
+    root = twiml(twilio_post(client, "/voice", {"From": "+380501234567"}))
+    says = root.find("Gather").findall("Say")
+    assert says[0].text == "Українська: 5." and says[0].get("language") == "uk-UA"
+    assert [s.text for s in says[1:3]] == ["Français : 1.", "Nederlands: 2."]
 
 
 def test_the_language_chosen_is_remembered_for_the_next_call(client, redis_db):
     mobile = {"From": "+32470123456"}
     first = twiml(twilio_post(client, "/voice", mobile))
-    assert len(first.find("Gather").findall("Say")) == 7  # the language menu
+    assert len(first.find("Gather").findall("Say")) == 5  # the language menu (5 have a voice)
     twiml(twilio_post(client, "/voice/step?node=languages&retry=0", {"Digits": "2", **mobile}))
     again = twiml(twilio_post(client, "/voice", mobile))
     says = again.find("Gather").findall("Say")
-    assert says[0].get("language") == "nl-BE" and "112" in says[0].text
+    assert says[0].get("language") == "nl-BE" and says[0].text == "Infolijn sociale hulp."
     assert says[-1].text.endswith("sterretje.")  # and how to change it
     withheld = twiml(twilio_post(client, "/voice", {"From": "anonymous"}))
-    assert len(withheld.find("Gather").findall("Say")) == 7
+    assert len(withheld.find("Gather").findall("Say")) == 5
     assert not any(b"470123456" in k for k in redis_db.keys("*"))
 
 

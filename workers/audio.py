@@ -46,7 +46,8 @@ def rebuild(content_root: str | None = None, audio_root: str | None = None,
     settings = hotline_settings.from_environment_or_exit()
     content = load_content(content_root or settings.content_root)
     report = build(content, Path(audio_root or settings.audio_root),
-                   load_audio_config(content.root), langs=langs, offline=offline)
+                   load_audio_config(content.root), langs=langs, offline=offline,
+                   times=settings.opening_times())
     return report.lines()
 
 

@@ -62,10 +62,15 @@ class Prompt:
     lang: str
     keys: tuple[str, ...]
     text: str
+    speech: str = ""  # what the engine reads: the text with the language's respellings
 
     @property
     def id(self) -> str:
         return text_id(self.lang, self.text)
+
+    @property
+    def spoken(self) -> str:
+        return self.speech or self.text
 
 
 @dataclass(frozen=True)
@@ -241,14 +246,17 @@ def _write_manifest(root: Path, files: dict[str, dict[str, Any]]) -> None:
 # --- planning ------------------------------------------------------------------------------------
 
 
-def prompts_of(content: Content, langs: Iterable[str] | None = None) -> list[Prompt]:
-    """Every distinct prompt of `langs` (default: all), in the order the line speaks them."""
+def prompts_of(content: Content, langs: Iterable[str] | None = None,
+               times: Iterable[str] = ()) -> list[Prompt]:
+    """Every distinct prompt of `langs` (default: all), in the order the line speaks them;
+    `times`: the opening times the line may announce (each is a piece of its own)."""
     wanted = set(langs) if langs is not None else None
     keys: dict[tuple[str, str], list[str]] = {}
-    for u in utterances(content):
+    for u in utterances(content, times):
         if wanted is None or u.lang in wanted:
             keys.setdefault((u.lang, u.text), []).append(u.key)
-    return [Prompt(lang, tuple(k), text) for (lang, text), k in keys.items()]
+    return [Prompt(lang, tuple(k), text, content.speech(lang, text))
+            for (lang, text), k in keys.items()]
 
 
 def engine_chain(config: AudioConfig, engines: dict[str, Engine], lang: str,
@@ -266,9 +274,10 @@ def engine_chain(config: AudioConfig, engines: dict[str, Engine], lang: str,
 
 
 def make_plan(content: Content, root: Path, config: AudioConfig, engines: dict[str, Engine], *,
-              langs: Iterable[str] | None = None, offline: bool = False) -> Plan:
+              langs: Iterable[str] | None = None, offline: bool = False,
+              times: Iterable[str] = ()) -> Plan:
     """Compare the content with the manifest and the recordings: what must be done."""
-    prompts = prompts_of(content, langs)
+    prompts = prompts_of(content, langs, times)
     manifest = read_manifest(root)
     recordings = [r for r in find_recordings(root) if langs is None or r.lang in set(langs)]
     by_text: dict[str, Recording] = {}
@@ -313,7 +322,7 @@ def _fresh(root: Path, prompt: Prompt, part: Part | None, acceptable: set[tuple[
     if not part or part.get("format") != FORMAT:
         return False
     pair = (str(part.get("engine")), str(part.get("voice")))
-    return (pair in acceptable and part.get("file") == file_name(prompt.text, *pair)
+    return (pair in acceptable and part.get("file") == file_name(prompt.spoken, *pair)
             and (root / str(part["file"])).is_file())
 
 
@@ -340,13 +349,13 @@ def run_task(task: Task, root: Path, engines: dict[str, Engine]) -> Result:
     prompt, tried, reused = task.prompt, [], False
     rendered, rendered_by = task.rendered, None
     for name, voice in task.chain:
-        target = file_name(prompt.text, name, voice)
+        target = file_name(prompt.spoken, name, voice)
         try:
             reused = (root / target).is_file()  # names are content hashes: this file is it
             if reused:
                 seconds = round(soundfile.info(root / target).duration, 3)
             else:
-                seconds = _store(root, target, engines[name].speak(prompt.text, prompt.lang))
+                seconds = _store(root, target, engines[name].speak(prompt.spoken, prompt.lang))
         except (EngineError, OSError, ValueError, RuntimeError) as exc:
             tried.append(f"{prompt.lang} {prompt.keys[0]}: {name}: {exc}")
             continue
@@ -391,15 +400,16 @@ def threads(root: Path, engines: dict[str, Engine], jobs: int) -> Executor:
 def build(content: Content, root: Path | str, config: AudioConfig | None = None, *,
           langs: Iterable[str] | None = None, offline: bool = False, jobs: int = 1,
           prune: bool = False, progress: bool = False, engines: dict[str, Engine] | None = None,
-          executor: Executor | None = None) -> BuildReport:
-    """Bring `root` up to date with `content`; see the module's docstring."""
+          executor: Executor | None = None, times: Iterable[str] = ()) -> BuildReport:
+    """Bring `root` up to date with `content`; see the module's docstring. `times`: the
+    opening times the line may announce, rendered as pieces of their own."""
     started = time.monotonic()
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     config = config or load_audio_config(content.root)
     engines = engines or make_engines(config, root)
     langs = list(langs) if langs is not None else None
-    plan = make_plan(content, root, config, engines, langs=langs, offline=offline)
+    plan = make_plan(content, root, config, engines, langs=langs, offline=offline, times=times)
     report = BuildReport(prompts=len(plan.prompts), up_to_date=len(plan.prompts) - len(plan.tasks),
                          stale=plan.stale, no_engine=plan.no_engine)
     update_manifest(root, plan.changes)
@@ -462,13 +472,14 @@ def prune_cache(root: Path, current: set[str], langs: Iterable[str] | None = Non
 
 
 def ensure_audio(content_root: Path | str, audio_root: Path | str, *, jobs: int | None = None,
-                 echo: Callable[[str], Any] = print) -> BuildReport | None:
+                 echo: Callable[[str], Any] = print,
+                 times: Iterable[str] = ()) -> BuildReport | None:
     """For `hotline run`: render what is missing with offline engines only (fast when up to
     date). Never stops the start: on any failure it says so and the line uses <Say>."""
     try:
         content = load_content(content_root)
         report = build(content, Path(audio_root), offline=True, jobs=jobs or os.cpu_count() or 1,
-                       progress=True)
+                       progress=True, times=times)
     except Exception as exc:  # the line still works without audio
         echo(f"audio: not built ({exc.__class__.__name__}: {exc}); the line uses <Say>")
         return None

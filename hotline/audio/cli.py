@@ -69,7 +69,8 @@ def build(langs: tuple[str, ...], prune: bool, jobs: int, use_rq: bool, offline:
         executor = rq_executor(redis.Redis.from_url(settings.redis_url), root, audio_config)
     try:
         report = build_cache(content, root, audio_config, langs=langs or None, offline=offline,
-                             jobs=jobs, prune=prune, progress=True, executor=executor)
+                             jobs=jobs, prune=prune, progress=True, executor=executor,
+                             times=settings.opening_times())
     except RuntimeError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -87,7 +88,8 @@ def status(langs: tuple[str, ...]) -> None:
 
     settings, content, audio_config = _load(langs)
     root = settings.audio_root
-    rows = language_status(content, root, audio_config, make_engines(audio_config, root))
+    rows = language_status(content, root, audio_config, make_engines(audio_config, root),
+                           settings.opening_times())
     for line in status_lines([r for r in rows if not langs or r.lang in langs]):
         click.echo(line)
 

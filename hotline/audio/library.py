@@ -75,6 +75,16 @@ class AudioLibrary:
                 return name
         return None
 
+    def seconds(self, lang: str, text: str) -> float | None:
+        """How long the file that speaks `text` plays, when there is one and its length is
+        known."""
+        name = self.find(lang, text)
+        entry = self._manifest().get(text_id(lang, text)) or {}
+        for part in (entry, entry.get("rendered") or {}):
+            if name and part.get("file") == name and part.get("seconds"):
+                return float(part["seconds"])
+        return None
+
     def version(self) -> int | None:
         """The manifest's modification time (ns): it changes with every build."""
         try:

@@ -1,25 +1,24 @@
-"""What each language's audio covers, and how long a first-time caller listens before information.
+"""What each language's audio covers, which languages the voice line can offer, and how long a
+caller listens before information (`hotline.content.budget`, with the rendered durations).
 
 Every count asks `AudioLibrary` what the line would play right now, so the report and the calls
-agree. Durations come from the manifest; a prompt with no audio yet is estimated from its length
-(the language's own rendered speech rate, else DEFAULT_CHARS_PER_SECOND) and marked with "~".
+agree. Durations come from the manifest; a prompt with no audio yet is estimated from its words
+and marked with "~".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.audio.build import Prompt, engine_chain, make_plan, read_manifest
+from hotline.audio.build import engine_chain, make_plan, read_manifest
 from hotline.audio.config import AudioConfig
 from hotline.audio.engines import Engine
 from hotline.audio.library import RECORDING, AudioLibrary, Recording
-from hotline.content.ivr import LANGUAGE_MENU, Content
+from hotline.content.budget import WORDS_PER_SECOND, caller_times
+from hotline.content.ivr import Content
 from hotline.engine import voice as engine
-from hotline.engine.voice import Utterance
-
-DEFAULT_CHARS_PER_SECOND = 14.0  # about 150 words a minute
 
 
 @dataclass
@@ -34,23 +33,21 @@ class LanguageStatus:
     missing: int
     engines: tuple[str, ...]
     seconds: float  # all the audio that plays now
-    before_info: tuple[float, float]  # (an item on the first menu, the deepest item)
-    estimated: bool  # before_info counts prompts with no audio, estimated from their length
+    before_info: tuple[float, float]  # median item starts: (first call, language remembered)
+    estimated: bool  # before_info counts prompts with no audio, estimated from their words
 
 
 def language_status(content: Content, root: Path, config: AudioConfig,
-                    engines: dict[str, Engine]) -> list[LanguageStatus]:
+                    engines: dict[str, Engine], times: Iterable[str] = ()) -> list[LanguageStatus]:
     """A row for every language of `content`."""
     library = AudioLibrary(root)
     manifest = read_manifest(root)
     seconds_of_file = {str(part["file"]): float(part.get("seconds") or 0)
                        for e in manifest.values() for part in (e, e.get("rendered") or {})
                        if part.get("file")}
-    plan = make_plan(content, root, config, engines)
+    plan = make_plan(content, root, config, engines, times=times)
     playing = {(p.lang, p.text): library.find(p.lang, p.text) for p in plan.prompts}
     heard = {key: seconds_of_file.get(name or "", 0.0) for key, name in playing.items()}
-    rates = {lang: _chars_per_second([p for p in plan.prompts if p.lang == lang], heard)
-             for lang in content.languages}
     rows = []
     for lang in content.languages:
         prompts = [p for p in plan.prompts if p.lang == lang]
@@ -62,58 +59,24 @@ def language_status(content: Content, root: Path, config: AudioConfig,
             part = entry.get("rendered") if entry.get("engine") == RECORDING else entry
             if part and part.get("file") and (root / str(part["file"])).is_file():
                 rendered += 1
-        estimated = False
-
-        def seconds(u: Utterance) -> float:
-            nonlocal estimated
-            if heard.get((u.lang, u.text)):
-                return heard[(u.lang, u.text)]
-            estimated = True
-            return len(u.text) / rates.get(u.lang, DEFAULT_CHARS_PER_SECOND)
-
-        before = seconds_before_information(content, lang, seconds)
+        caller = caller_times(content, lang, lambda u: heard.get((u.lang, u.text)) or None)
+        median = caller.figures()["median item"]
         rows.append(LanguageStatus(
             lang, len(prompts), recorded, rendered, [r for r in plan.stale if r.lang == lang],
             sum(1 for p in prompts if playing[(lang, p.text)] is None),
             tuple(name for name, _ in engine_chain(config, engines, lang)),
-            sum(heard[(lang, p.text)] for p in prompts), before, estimated))
+            sum(heard[(lang, p.text)] for p in prompts), median, caller.estimated))
     return rows
 
 
-def _chars_per_second(prompts: list[Prompt], heard: dict[tuple[str, str], float]) -> float:
-    """The language's speech rate in its audio so far (DEFAULT_CHARS_PER_SECOND without any)."""
-    spoken = [p for p in prompts if heard.get((p.lang, p.text))]
-    seconds = sum(heard[(p.lang, p.text)] for p in spoken)
-    return sum(len(p.text) for p in spoken) / seconds if seconds else DEFAULT_CHARS_PER_SECOND
-
-
-def seconds_before_information(content: Content, lang: str,
-                               seconds: Callable[[Utterance], float]) -> tuple[float, float]:
-    """Seconds of audio a first-time caller hears, every menu in full, before an information
-    item begins: (the quickest item, the slowest). Walks the real engine, so it follows the menu."""
-    first = engine.incoming(content)
-    turn, before = first, 0.0
-    if first.listen is not None and first.listen.node == LANGUAGE_MENU:
-        before = sum(seconds(u) for u in first.say)
-        turn = engine.respond(content, first.listen, str(list(content.languages).index(lang) + 1))
-    found: list[float] = []
-    queue, seen = [(turn, before)], set()
-    while queue:
-        turn, before = queue.pop(0)
-        node = content.nodes.get(turn.listen.node) if turn.listen else None
-        if node is None or node.type not in ("menu", "info"):
-            continue  # hung up, or a flow that is not information (a callback request)
-        if node.type == "info":
-            found.append(before)  # the item's own text is the first thing this turn says
-            continue
-        if node.name in seen:
-            continue
-        seen.add(node.name)
-        spent = before + sum(seconds(u) for u in turn.say)
-        for option in content.options_of(node):
-            if option.goto and turn.listen:
-                queue.append((engine.respond(content, turn.listen, option.digit), spent))
-    return (min(found), max(found)) if found else (0.0, 0.0)
+def voice_ready(content: Content, library: AudioLibrary,
+                times: Iterable[str] = ()) -> tuple[str, ...]:
+    """The languages the voice line can offer: every utterance (and every piece of one) has a
+    file, or Twilio has a voice for the language. A caller never hears another language in
+    place of theirs: a language without either is not offered until its audio exists."""
+    missing = {u.lang for u in engine.utterances(content, times)
+               if not content.languages[u.lang].say_language and not library.find(u.lang, u.text)}
+    return tuple(code for code in content.languages if code not in missing)
 
 
 def status_lines(rows: list[LanguageStatus]) -> list[str]:
@@ -123,18 +86,18 @@ def status_lines(rows: list[LanguageStatus]) -> list[str]:
     lines = [head, "-" * len(head)]
     for r in rows:
         mark = "~" if r.estimated else ""
-        before = f"{mark}{r.before_info[0]:.0f}-{r.before_info[1]:.0f}"
+        before = f"{mark}{r.before_info[0]:.0f}/{r.before_info[1]:.0f}"
         engines = " > ".join(r.engines) if r.engines else "none: needs recordings"
         lines.append(f"{r.lang:<9}{r.prompts:>8}{r.recorded:>9}{r.rendered:>9}{len(r.stale):>6}"
                      f"{r.missing:>8}{r.seconds / 60:>8.1f}{before:>17}  {engines}")
     total = sum(r.seconds for r in rows)
     lines.append(f"\ntotal audio: {total / 60:.1f} minutes in {len(rows)} languages")
-    lines.append("before info: seconds of audio before the first sentence of information, "
-                 "hearing the language menu, the welcome and every menu on the way in full "
-                 "(an item on the main menu - the deepest item).")
+    lines.append("before info: seconds a caller hears before the median information item "
+                 "starts, pressing as soon as the wanted option is spoken (first call / language "
+                 "remembered); `hotline check` prints the whole caller-time table.")
     if any(r.estimated for r in rows):
         lines.append("~ estimated: some of these prompts have no audio yet; their length is "
-                     "estimated from their text.")
+                     f"estimated at {WORDS_PER_SECOND} words a second.")
     for r in rows:
         if not r.engines:
             lines.append(f"{r.lang}: no engine speaks it: record its prompts in "

@@ -34,6 +34,12 @@ class OpeningHours:
         span = self.days[local.weekday()]
         return span is not None and span[0] <= local.time() < span[1]
 
+    def opening_times(self) -> tuple[str, ...]:
+        """Every time of day the service opens, as the line speaks it ("9:00"): the values the
+        "when to expect the call" sentence may hold, rendered ahead of time."""
+        return tuple(sorted({spoken_time(span[0]) for span in self.days if span},
+                            key=lambda t: (len(t), t)))
+
     def next_opening(self, now: dt.datetime) -> dt.datetime | None:
         """When the service next opens after `now` (None if it never opens)."""
         local = now.astimezone(self.zone)
@@ -46,6 +52,11 @@ class OpeningHours:
             if opening > local:
                 return opening
         return None
+
+
+def spoken_time(time: dt.time | dt.datetime) -> str:
+    """A time as the line says it: "9:00", "13:30"."""
+    return f"{time.hour}:{time.minute:02d}"
 
 
 def parse_hours(text: str, zone: str = "Europe/Brussels") -> OpeningHours:

@@ -7,6 +7,7 @@ naming the file and the key, so a broken file stops start-up with a message a CS
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,18 @@ from hotline.content.files import (
 )
 
 LANGUAGE_MENU = "languages"  # reserved position: the language menu, before a language is chosen
-ACTIONS = frozenset({"repeat", "back", "main", "language", "sms"})
+ACTIONS = frozenset({"repeat", "details", "back", "main", "language", "sms"})
 KEYPAD = frozenset("0123456789*#")
 NODE_TYPES = frozenset({"menu", "info", "callback"})
 MAX_LANGUAGES = 9
 # Prompts the engine itself speaks, whatever the menu holds.
 SYSTEM_PROMPTS = (
-    "key_star", "key_hash", "language_option", "welcome", "invalid", "no_input", "goodbye",
-    "audio_unavailable", "sms_sent", "sms_unavailable",
+    "key_star", "key_hash", "language_option", "welcome", "welcome_back", "headline",
+    "press_any_time", "invalid", "no_input", "goodbye", "sms_sent", "sms_unavailable",
+    "code_prompt", "code_unknown",
 )
+CODE_KEY = "#"  # pressed at any menu: the caller types an item's two-digit code next
+CODE_DIGITS = 2
 # Prompts of the callback flow, required when the menu has a callback node.
 CALLBACK_PROMPTS = (
     "cb_intro", "cb_closed", "cb_confirm_number", "opt_confirm", "opt_other_number",
@@ -80,6 +84,8 @@ class Node:
     checked_on: dt.date | None = None
     unverified: str | None = None
     parent: str | None = None
+    code: str | None = None  # info: the shortcut typed after CODE_KEY, from any menu
+    details: str | None = None  # info: the prompt heard with the `details` action
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ class Language:
     prompts: dict[str, str]
     prompt_status: dict[str, str]
     file: str
+    pronounce: dict[str, str] = field(default_factory=dict)  # written form -> how a voice says it
 
 
 @dataclass(frozen=True)
@@ -108,14 +115,39 @@ class Content:
     values: dict[str, str]
     item_options: tuple[Option, ...]
     warnings: tuple[str, ...] = field(default=())
+    language_hints: dict[str, str] = field(default_factory=dict)  # country code -> language
 
     def text(self, lang: str, key: str, **runtime: str) -> str:
         """The prompt `key` in `lang`, placeholders filled in."""
         return fill(self.languages[lang].prompts[key], {**self.values, **runtime})
 
+    def speech(self, lang: str, text: str) -> str:
+        """`text` as a voice of `lang` should read it: the language's `pronounce` respellings
+        applied to whole words (never to SMS)."""
+        for written, spoken in self.languages[lang].pronounce.items():
+            pattern = re.compile(rf"(?<!\w){re.escape(written)}(?!\w)")
+            text = pattern.sub(spoken.replace("\\", r"\\"), text)
+        return text
+
     def options_of(self, node: Node) -> tuple[Option, ...]:
-        """The keypad choices offered at `node` (a callback node offers its topics)."""
-        return self.item_options if node.type == "info" else node.options
+        """The keypad choices offered at `node`: a callback node offers its topics, an item the
+        item options (the details option only when it has details)."""
+        if node.type == "info":
+            return tuple(o for o in self.item_options if o.action != "details" or node.details)
+        return node.options
+
+    def item_by_code(self, code: str) -> Node | None:
+        """The information item whose shortcut is `code`, if any."""
+        return next((n for n in self.nodes.values() if n.code and n.code == code), None)
+
+    def hinted_language(self, number: str | None) -> str | None:
+        """The language a caller's country code makes likely (the longest matching prefix of
+        the E.164 number), if any."""
+        digits = (number or "").lstrip("+")
+        for prefix in sorted(self.language_hints, key=len, reverse=True):
+            if digits.startswith(prefix) and self.language_hints[prefix] in self.languages:
+                return self.language_hints[prefix]
+        return None
 
     def required_prompts(self) -> set[str]:
         """Every prompt key a complete language must have."""
@@ -125,8 +157,7 @@ class Content:
         for option in self.item_options:
             keys.add(option.prompt)
         for node in self.nodes.values():
-            if node.prompt:
-                keys.add(node.prompt)
+            keys.update(k for k in (node.prompt, node.details) if k)
             keys.update(option.prompt for option in node.options)
         return keys
 
@@ -185,6 +216,28 @@ def load_content(root: Path | str) -> Content:
         if option.goto is not None and option.goto not in nodes:
             check.fail(f"item_options[{i}]", f"goto leads nowhere: {option.goto!r}")
 
+    seen_codes: dict[str, str] = {}
+    for name, node in nodes.items():
+        if node.code is None:
+            continue
+        if len(node.code) != CODE_DIGITS or not node.code.isdigit() or not node.code.isascii():
+            check.fail(f"nodes.{name}.code", f"must be {CODE_DIGITS} digits, not {node.code!r}")
+        elif node.code in seen_codes:
+            check.fail(f"nodes.{name}.code", f"{node.code} is already the code of "
+                       f"{seen_codes[node.code]}")
+        seen_codes[node.code] = name
+    hints = menu.get("language_hints") or {}
+    if not isinstance(hints, dict):
+        check.fail("language_hints", "must map country calling codes to languages")
+        hints = {}
+    hints = {str(k): str(v) for k, v in hints.items()}
+    for prefix, lang in list(hints.items()):
+        if not prefix.isdigit():
+            check.fail(f"language_hints.{prefix}", "must be a country calling code (digits)")
+        elif lang not in codes:
+            warnings.append(f"{menu_name}: language_hints.{prefix}: {lang} is not offered")
+            del hints[prefix]
+
     if start in nodes and not problems:
         nodes = _with_parents(nodes, start, item_options)
         unreachable = sorted(n for n, node in nodes.items() if node.parent is None and n != start)
@@ -208,6 +261,7 @@ def load_content(root: Path | str) -> Content:
     return Content(
         root=root, languages=languages, nodes=nodes, start=start, retries=retries,
         values=values, item_options=item_options, warnings=tuple(warnings),
+        language_hints=hints,
     )
 
 
@@ -260,9 +314,14 @@ def _node(name: str, raw: Any, check: Checker) -> Node:
             check.fail(f"{key}.checked_on", "needs the date the facts were checked (YYYY-MM-DD)")
             checked_on = None
         sources = _sources(f"{key}.sources", raw.get("sources"), check)
+        code, details = raw.get("code"), raw.get("details")
+        if details is not None and (not isinstance(details, str) or not details):
+            check.fail(f"{key}.details", "names the prompt key of the item's details")
+            details = None
         return Node(
             name=name, type="info", prompt=prompt, sources=sources, checked_on=checked_on,
-            unverified=raw.get("unverified"),
+            unverified=raw.get("unverified"), code=str(code) if code is not None else None,
+            details=details,
         )
     if kind == "callback":
         topics = _options(f"{key}.topics", raw.get("topics"), check)
@@ -362,7 +421,13 @@ def _language(
         check.fail(f"prompts.{key}", "missing")
     for key in sorted(set(raw) - required):
         warnings.append(f"{check.file}: prompts.{key}: not used by the menu")
+    pronounce = data.get("pronounce") or {}
+    if not isinstance(pronounce, dict) or not all(
+            isinstance(v, str) and v.strip() for v in pronounce.values()):
+        check.fail("pronounce", "must map written words to how a voice should say them")
+        pronounce = {}
     return Language(
+        pronounce={str(k): str(v) for k, v in pronounce.items()},
         code=code,
         name=str(data.get("name") or code),
         status=str(status),

@@ -26,13 +26,13 @@ from hotline.content.keywords import KeywordIndex
 from hotline.content.segments import Cost, cost, ucs2_culprits
 
 SYSTEM_TEXTS = ("menu_header", "menu_footer", "welcome_line", "language_set", "stop_confirm",
-                "start_confirm")
+                "start_confirm", "item_code")
 CALLBACK_TEXTS = ("cb_created", "cb_joined", "cb_cancelled", "cb_none", "cb_unreachable",
                   "cb_failed", "forget_confirm")
 # Texts that name a value filled in when sent, and a sample used to count their cost.
 PLACEHOLDERS = {"cb_created": "ref", "cb_joined": "ref", "cb_cancelled": "ref",
-                "cb_unreachable": "ref"}
-SAMPLES = {"ref": "123456"}
+                "cb_unreachable": "ref", "item_code": "code"}
+SAMPLES = {"ref": "123456", "code": "21"}
 COMMANDS = frozenset({"help", "language", "stop", "start", "cancel", "forget"})
 BUDGETS = {"gsm7": 2, "ucs2": 3}
 MAX_LABEL = 28
@@ -84,12 +84,21 @@ class SmsContent:
                 if node.type == "callback":
                     continue
                 out[(code, f"menu:{name}" if node.type == "menu" else name)] = (
-                    self.menu(code, name) if node.type == "menu" else sms.texts[name])
+                    self.menu(code, name) if node.type == "menu" else self.item(code, name))
             for name in (*SYSTEM_TEXTS[2:], *(n for n in CALLBACK_TEXTS if n in sms.texts)):
+                if name == "item_code":
+                    continue
                 out[(code, name)] = self.text(code, name, **SAMPLES)
         out[("*", "welcome")] = self.welcome()
         out[("*", LANGUAGE_MENU)] = self.language_menu()
         return out
+
+    def item(self, lang: str, name: str) -> str:
+        """The SMS of information item `name` in `lang`, ending with its shortcut code on the
+        voice line (so a poster or a friend can send someone straight to it)."""
+        text = self.languages[lang].texts[name]
+        code = self.voice.nodes[name].code
+        return f"{text} {self.text(lang, 'item_code', code=code)}" if code else text
 
     def text(self, lang: str, name: str, **values: str) -> str:
         """The text `name` in `lang`, its placeholder (if any) filled with `values`."""

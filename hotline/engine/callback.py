@@ -8,6 +8,9 @@ back), topic, recorded (after the voice message), done (the reference; 1 repeats
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
+
 import phonenumbers
 
 from hotline.content.ivr import Content, Node
@@ -100,13 +103,24 @@ def done(content: Content, lang: str, node: Node, ref: str, caller: Caller,
     return Turn(tuple(lines), Position(node.name, lang, ref=ref, step="done"))
 
 
-def utterances(content: Content, lang: str, node: Node) -> list[Utterance]:
-    """Every fixed utterance of the flow (those with a number or reference vary per call)."""
+def utterances(content: Content, lang: str, node: Node,
+               times: Iterable[str] = ()) -> list[Utterance]:
+    """Every utterance of the flow; those that speak a number, a reference, a day or a time
+    with their pieces, and every piece a value can have: the digits, the weekdays, `times`."""
     fixed = ["cb_intro", "cb_enter_number", "cb_bad_number", "cb_topic", "cb_message",
-             "cb_when_open", "cb_sms_follows"]
+             "cb_when_open", "cb_sms_follows", "cb_unavailable"]
     lines = [say(content, lang, key) for key in fixed]
     lines += _confirm_options(content, lang) + _done_options(content, lang)
-    return lines + [option_line(content, lang, o) for o in node.options]
+    lines += [option_line(content, lang, o) for o in node.options]
+    lines.append(say(content, lang, "cb_confirm_number", number="0"))
+    lines += [say(content, lang, key, ref="0") for key in ("cb_done", "cb_joined")]
+    monday, sample = content.text(lang, "day_0"), "0:00"
+    for key in ("cb_closed", "cb_when_later"):  # their words; the values' pieces come below
+        said = say(content, lang, key, day=monday, time=sample)
+        lines.append(replace(said, pieces=tuple(p for p in said.pieces if p != sample)))
+    lines += [Utterance(lang, f"day_{i}", content.text(lang, f"day_{i}")) for i in range(7)]
+    lines += [Utterance(lang, "time", time) for time in times]
+    return lines + [Utterance(lang, "digit", digit) for digit in "0123456789"]
 
 
 def _reopens(content: Content, lang: str, key: str, caller: Caller) -> Utterance:

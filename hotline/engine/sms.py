@@ -112,7 +112,7 @@ def _topic(sms: SmsContent, lang: str, target: str, remember: str | None = None,
         return _callback(sms, conv or Conversation(), lang, remember=remember)
     if node.type == "menu":
         return Reply(sms.menu(lang, target), lang=remember, node=target)
-    return Reply(sms.languages[lang].texts[target], lang=remember, node=node.parent)
+    return Reply(sms.item(lang, target), lang=remember, node=node.parent)
 
 
 def _language(sms: SmsContent, rest: list[str]) -> Reply:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from dataclasses import dataclass
 
 from hotline.content.ivr import Content, Option
@@ -12,10 +14,11 @@ SPOKEN_KEYS = {"*": "key_star", "#": "key_hash"}
 @dataclass(frozen=True)
 class Position:
     """Where a caller is: the node whose choices they hear, their language, failed tries so far,
-    `step`: inside a callback request, which of its steps (None elsewhere; only the engine reads
-    it), the callback reference once there is one, and `carry`: an opaque value the channel
-    attaches during a callback request (the typed number, encrypted) that the engine passes along
-    unread."""
+    `step`: a step inside the node (a callback request's steps, or "code" while an item's code
+    is typed; None elsewhere; only the engine reads it), the callback reference once there is
+    one, `carry`: an opaque value the channel attaches during a callback request (the typed
+    number, encrypted) that the engine passes along unread, and `goto`: an item to go to once a
+    language is chosen (a shortcut code typed at the language menu)."""
 
     node: str
     lang: str | None = None
@@ -23,15 +26,22 @@ class Position:
     ref: str | None = None
     carry: str | None = None
     step: str | None = None
+    goto: str | None = None
 
 
 @dataclass(frozen=True)
 class Utterance:
-    """One prompt to speak: its language, its key and its final text."""
+    """One prompt to speak: its language, its key and its final text.
+
+    `pieces`, when the text holds a value known only during the call (a number, a reference, a
+    day or a time): the texts to play one after the other instead, each of which can be
+    rendered ahead of time: the prompt's own words between the values, and each value as its
+    own piece (digit by digit for numbers). Empty for every other prompt."""
 
     lang: str
     key: str
     text: str
+    pieces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,8 @@ class Turn:
     Requests to the channel: `send_sms` names the item whose SMS text the caller asked for;
     `keep_number` is a callback number the caller typed (to keep for this call); `open_ticket`
     is the topic of a callback request to open (then ask `callback_flow.after_ticket`);
-    `record` asks for a voice message; `number_input` listens for a number ended by #.
+    `record` asks for a voice message; `number_input` listens for a number ended by #;
+    `code_input` listens for an item's code (CODE_DIGITS keys).
     """
 
     say: tuple[Utterance, ...]
@@ -51,6 +62,7 @@ class Turn:
     open_ticket: str | None = None
     record: bool = False
     number_input: bool = False
+    code_input: bool = False
 
     @property
     def personal(self) -> bool:
@@ -60,8 +72,35 @@ class Turn:
 
 
 def say(content: Content, lang: str, key: str, **runtime: str) -> Utterance:
-    """The prompt `key` in `lang`, ready to speak."""
-    return Utterance(lang, key, content.text(lang, key, **runtime))
+    """The prompt `key` in `lang`, ready to speak; with `pieces` when `runtime` holds values
+    other than an option's {digit}."""
+    text = content.text(lang, key, **runtime)
+    dynamic = {name: value for name, value in runtime.items() if name != "digit"}
+    if not dynamic:
+        return Utterance(lang, key, text)
+    pieces: list[str] = []
+    words = ""
+    for literal, name, _, _ in string.Formatter().parse(content.languages[lang].prompts[key]):
+        words += literal
+        if name is None:
+            continue
+        if name not in dynamic:
+            words += {**content.values, **runtime}[name]
+            continue
+        pieces += _words(words)
+        words = ""
+        value = dynamic[name]
+        pieces += [c for c in value if c.isdigit()] if SPELLED.fullmatch(value) else [value]
+    return Utterance(lang, key, text, tuple(pieces + _words(words)))
+
+
+SPELLED = re.compile(r"[0-9 ,]+")  # a value spoken digit by digit
+
+
+def _words(text: str) -> list[str]:
+    """The prompt's words between two values, as one piece (none if only punctuation)."""
+    piece = " ".join(text.split()).lstrip(".,;: ")
+    return [piece] if any(c.isalnum() for c in piece) else []
 
 
 def option_line(content: Content, lang: str, option: Option) -> Utterance:
@@ -84,10 +123,13 @@ class Caller:
 
     `number`: the E.164 number to call back (the caller ID, or one typed earlier in the call),
     None when withheld. `can_text`: an SMS reaches that number. `reopens`: when the callback
-    service is closed, the weekday (0 = Monday) and time it opens again.
+    service is closed, the weekday (0 = Monday) and time it opens again. `offered`: the
+    languages every prompt of which can be spoken (rendered, recorded or a Twilio voice); the
+    others are not offered on the voice line.
     """
 
     number: str | None = None
     can_text: bool = True
     reopens: tuple[int, str] | None = None
     countries: frozenset[str] = frozenset({"BE"})
+    offered: tuple[str, ...] | None = None  # languages the voice line can speak (None: all)

@@ -2,28 +2,38 @@
 
 Pure: no Flask, no Twilio. Webhooks, the static export, the simulator and the tests all drive it.
 A `Position` is all the state a call has; the channel carries it in the next request's URL.
+
+A first call hears the language menu (the language the caller's country code makes likely
+first), then the welcome, one headline sentence of information, that keys work at any time, and
+the main menu. A returning caller (their language remembered) hears a short welcome and the main
+menu. At any menu, CODE_KEY and an item's two-digit code go straight to that item.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from hotline.content.ivr import LANGUAGE_MENU, Content, Node, Option
+from hotline.content.ivr import CODE_KEY, LANGUAGE_MENU, Content, Node, Option
 from hotline.engine import callback as callback_flow
 from hotline.engine.turns import Caller, Position, Turn, Utterance, option_line, say
 
 __all__ = ["Caller", "Position", "Turn", "Utterance", "incoming", "respond", "utterances"]
+CODE_STEP = "code"  # Position.step while the caller types an item's code
+DIGITS = "0123456789"
 
 
-def incoming(content: Content, remembered: str | None = None) -> Turn:
-    """The first turn of a call: the welcome in the caller's remembered language (or the only
-    one); otherwise the language menu."""
-    if remembered in content.languages:
-        return _welcome(content, remembered)
-    if len(content.languages) == 1:
-        return _welcome(content, next(iter(content.languages)))
-    return Turn(_language_options(content), Position(LANGUAGE_MENU))
+def incoming(content: Content, remembered: str | None = None,
+             caller: Caller | None = None, hint: str | None = None) -> Turn:
+    """The first turn of a call: the short welcome in the caller's remembered language (or the
+    only one); otherwise the language menu, `hint`'s option first."""
+    offered = _offered(content, caller)
+    if remembered in offered:
+        return _enter(content, remembered, _start(content), (say(content, remembered,
+                                                                 "welcome_back"),))
+    if len(offered) == 1:
+        return _first_welcome(content, offered[0])
+    return Turn(_language_options(content, offered, hint), Position(LANGUAGE_MENU))
 
 
 def respond(content: Content, at: Position, digits: str | None,
@@ -31,45 +41,73 @@ def respond(content: Content, at: Position, digits: str | None,
     """The turn after the caller, at `at`, pressed `digits` (None or "" when they were silent).
 
     `caller` tells what the flows need of the caller and the service (defaults: unknown number,
-    SMS possible, callbacks open).
+    SMS possible, callbacks open, every language offered).
     """
     caller = caller or Caller()
+    if at.step == CODE_STEP:
+        return _code(content, at, digits, caller)
     if at.node == LANGUAGE_MENU or at.lang not in content.languages:
-        return _choose_language(content, at, digits)
+        return _choose_language(content, at, digits, caller)
     node = content.nodes.get(at.node)
     if node is None:  # the menu changed during the call: start again from the main menu
-        return _enter(content, at.lang, content.nodes[content.start])
+        return _enter(content, at.lang, _start(content))
     if node.type == "callback" and at.step:
         turn = callback_flow.respond(content, at, digits, caller)
         if turn is None:
-            return _enter(content, at.lang, content.nodes[content.start])
+            return _enter(content, at.lang, _start(content))
         if turn.listen and at.carry and turn.listen.step:
             return replace(turn, listen=replace(turn.listen, carry=at.carry))
         return turn
     if node.type == "callback":
         return callback_flow.enter(content, at.lang, node, caller)
+    if (digits or "").strip() == CODE_KEY:
+        return _ask_code(content, at)
     option = _find(content.options_of(node), digits)
     if option is None:
         return _retry(content, at, node, "invalid" if digits else "no_input")
     return _follow(content, at.lang, node, option, caller)
 
 
-def utterances(content: Content) -> Iterator[Utterance]:
-    """Every distinct utterance the line can speak, in every language (for audio rendering)."""
+def utterances(content: Content, times: Iterable[str] = ()) -> Iterator[Utterance]:
+    """Every distinct utterance the line can speak, in every language (for audio rendering):
+    the prompts, the pieces of prompts that speak a value, and the values' own pieces (digits,
+    weekdays, and `times`: the opening times the line may announce)."""
     seen: set[tuple[str, str]] = set()
+    times = tuple(times)
     for lang in content.languages:
-        turns = [Turn(_language_options(content), None), _welcome(content, lang)]
+        turns = [Turn(_language_options(content, tuple(content.languages)), None),
+                 _first_welcome(content, lang), incoming(content, lang)]
         turns += [_enter(content, lang, node) for node in content.nodes.values()
                   if node.type != "callback"]
         extra = [say(content, lang, key) for key in (
-            "invalid", "no_input", "goodbye", "audio_unavailable", "sms_sent", "sms_unavailable")]
+            "invalid", "no_input", "goodbye", "sms_sent", "sms_unavailable", "code_prompt",
+            "code_unknown")]
+        extra += [say(content, lang, node.details) for node in content.nodes.values()
+                  if node.details]
         for node in content.nodes.values():
             if node.type == "callback":
-                extra += callback_flow.utterances(content, lang, node)
+                extra += callback_flow.utterances(content, lang, node, times)
         for utterance in [u for turn in turns for u in turn.say] + extra:
-            if (utterance.lang, utterance.text) not in seen:
-                seen.add((utterance.lang, utterance.text))
-                yield utterance
+            for piece in _spoken(utterance):
+                if (piece.lang, piece.text) not in seen:
+                    seen.add((piece.lang, piece.text))
+                    yield piece
+
+
+def _spoken(utterance: Utterance) -> list[Utterance]:
+    """What is rendered for an utterance: itself, or its pieces."""
+    if not utterance.pieces:
+        return [utterance]
+    return [Utterance(utterance.lang, utterance.key, piece) for piece in utterance.pieces]
+
+
+def _offered(content: Content, caller: Caller | None) -> tuple[str, ...]:
+    offered = caller.offered if caller and caller.offered is not None else None
+    return tuple(c for c in content.languages if offered is None or c in offered)
+
+
+def _start(content: Content) -> Node:
+    return content.nodes[content.start]
 
 
 def _find(options: tuple[Option, ...], digits: str | None) -> Option | None:
@@ -103,11 +141,15 @@ def _follow(content: Content, lang: str, node: Node, option: Option, caller: Cal
         return _enter(content, lang, target)
     if option.action == "repeat":
         return _enter(content, lang, node)
+    if option.action == "details" and node.details:
+        return Turn((say(content, lang, node.details), *_choices(content, lang, node)),
+                    Position(node.name, lang))
     if option.action == "back":
         return _enter(content, lang, content.nodes[node.parent or content.start])
     if option.action == "language":
-        return Turn(_language_options(content), Position(LANGUAGE_MENU))
-    return _enter(content, lang, content.nodes[content.start])  # "main"
+        return Turn(_language_options(content, _offered(content, caller)),
+                    Position(LANGUAGE_MENU))
+    return _enter(content, lang, _start(content))  # "main"
 
 
 def _retry(content: Content, at: Position, node: Node, reason: str) -> Turn:
@@ -120,22 +162,56 @@ def _retry(content: Content, at: Position, node: Node, reason: str) -> Turn:
     )
 
 
-def _welcome(content: Content, lang: str) -> Turn:
-    return _enter(content, lang, content.nodes[content.start], (say(content, lang, "welcome"),))
+def _first_welcome(content: Content, lang: str, goto: str | None = None) -> Turn:
+    """After the language is chosen on a first call: the welcome, the headline, that keys work
+    at any time, the main menu; or straight to the item a code chose."""
+    if goto in content.nodes:
+        return _enter(content, lang, content.nodes[goto])
+    lead = tuple(say(content, lang, key) for key in ("welcome", "headline", "press_any_time"))
+    return _enter(content, lang, _start(content), lead)
 
 
-def _language_options(content: Content) -> tuple[Utterance, ...]:
-    return tuple(
-        say(content, code, "language_option", digit=str(i))
-        for i, code in enumerate(content.languages, start=1)
-    )
+def _language_options(content: Content, offered: tuple[str, ...],
+                      hint: str | None = None) -> tuple[Utterance, ...]:
+    """Each offered language's option in itself, with its fixed key; `hint` first."""
+    keys = {code: str(i) for i, code in enumerate(content.languages, start=1)}
+    order = sorted(offered, key=lambda code: code != hint)
+    return tuple(say(content, code, "language_option", digit=keys[code]) for code in order)
 
 
-def _choose_language(content: Content, at: Position, digits: str | None) -> Turn:
-    codes = list(content.languages)
+def _choose_language(content: Content, at: Position, digits: str | None, caller: Caller) -> Turn:
+    codes, offered = list(content.languages), _offered(content, caller)
     digit = (digits or "").strip()
-    if digit.isascii() and digit.isdigit() and 1 <= int(digit) <= len(codes):
-        return _welcome(content, codes[int(digit) - 1])
+    if digit == CODE_KEY:
+        return _ask_code(content, at)
+    if digit.isascii() and digit.isdigit() and 1 <= int(digit) <= len(codes) and \
+            codes[int(digit) - 1] in offered:
+        return _first_welcome(content, codes[int(digit) - 1], at.goto)
     if at.retry >= content.retries:
-        return Turn(tuple(say(content, code, "goodbye") for code in codes), None)
-    return Turn(_language_options(content), Position(LANGUAGE_MENU, None, at.retry + 1))
+        return Turn(tuple(say(content, code, "goodbye") for code in offered), None)
+    return Turn(_language_options(content, offered),
+                Position(LANGUAGE_MENU, None, at.retry + 1, goto=at.goto))
+
+
+def _ask_code(content: Content, at: Position) -> Turn:
+    """CODE_KEY was pressed: listen for an item's code (in silence at the language menu, where
+    no language is chosen yet)."""
+    lines = (say(content, at.lang, "code_prompt"),) if at.lang in content.languages else ()
+    return Turn(lines, replace(at, step=CODE_STEP, retry=0), code_input=True)
+
+
+def _code(content: Content, at: Position, digits: str | None, caller: Caller) -> Turn:
+    """The code typed after CODE_KEY: the item it names, else the menu the caller was at."""
+    item = content.item_by_code((digits or "").strip())
+    back = replace(at, step=None)
+    if at.node == LANGUAGE_MENU or at.lang not in content.languages:
+        # No language yet: the language menu again, and the item straight after it.
+        turn = _choose_language(content, replace(back, retry=0), None, caller)
+        listen = turn.listen and replace(turn.listen, retry=0,
+                                         goto=item.name if item else None)
+        return replace(turn, listen=listen)
+    if item is not None:
+        return _enter(content, at.lang, item)
+    node = content.nodes.get(at.node) or _start(content)
+    return Turn((say(content, at.lang, "code_unknown"), *_choices(content, at.lang, node)),
+                Position(node.name, at.lang))

@@ -89,6 +89,8 @@ def export(content: Content, audio: AudioLibrary, out: Path, base_url: str) -> i
 def _static_turn(content: Content, at: Position, key: str | None) -> Turn:
     """The engine's turn, without what a static file cannot do (callbacks, SMS)."""
     turn = engine.respond(content, at, key, Caller(number=None, can_text=False))
+    if turn.code_input:  # a static file cannot read a two-key code: a wrong key here
+        turn = engine.respond(content, at, "invalid", Caller(number=None, can_text=False))
     if at.node != LANGUAGE_MENU and at.lang and turn.personal:
         # Say so, then offer the choices of this node again (its replay, less "no input").
         again = engine.respond(content, Position(at.node, at.lang), None)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from hotline.audio.library import AudioLibrary
-from hotline.content.ivr import Content
+from hotline.content.ivr import CODE_DIGITS, Content
 from hotline.engine.voice import Position, Turn, Utterance
 
 STEP_PATH = "/voice/step"
@@ -29,6 +29,8 @@ def step_url(at: Position) -> str:
         params["carry"] = at.carry
     if at.step:
         params["step"] = at.step
+    if at.goto:
+        params["goto"] = at.goto
     return f"{STEP_PATH}?{urlencode(params)}"
 
 
@@ -43,6 +45,7 @@ def position_from(args: dict[str, str]) -> Position:
         ref=ref if ref.isascii() and ref.isdigit() and len(ref) < 12 else None,
         carry=args.get("carry", "")[:512] or None,
         step=args.get("step", "")[:16] or None,
+        goto=args.get("goto", "")[:64] or None,
     )
 
 
@@ -75,6 +78,9 @@ def render(
     if turn.number_input:  # a phone number, ended by #
         gather = Gather(action=url, method=method, timeout=NUMBER_TIMEOUT_SECONDS,
                         finish_on_key="#", input="dtmf")
+    elif turn.code_input:  # an item's shortcut code
+        gather = Gather(action=url, method=method, num_digits=CODE_DIGITS,
+                        timeout=GATHER_TIMEOUT_SECONDS, finish_on_key="", input="dtmf")
     else:
         gather = Gather(action=url, method=method, num_digits=1, timeout=GATHER_TIMEOUT_SECONDS,
                         finish_on_key="", input="dtmf")
@@ -97,21 +103,17 @@ def _speak(
     audio: AudioLibrary,
     audio_url: Callable[[str], str],
 ) -> None:
-    """Play the rendered or recorded file, else <Say> in the language, else a clear fallback."""
-    found = audio.find(utterance.lang, utterance.text)
-    if found:
-        verb.play(audio_url(found))
+    """Play the rendered or recorded files (one per piece, for an utterance with values), else
+    <Say> in the language; never another language (a language that cannot be spoken is not
+    offered, see `voice_ready`): at worst a pause."""
+    files = [audio.find(utterance.lang, piece) for piece in utterance.pieces or (utterance.text,)]
+    if all(files):
+        for name in files:
+            verb.play(audio_url(str(name)))
         return
     language = content.languages[utterance.lang]
     if language.say_language:
-        verb.say(utterance.text, language=language.say_language, voice=language.say_voice)
-        return
-    # Nobody can speak this language yet: say so in the first language Twilio can speak.
-    fallback = next((lang for lang in content.languages.values() if lang.say_language), None)
-    if fallback is not None:
-        verb.say(
-            content.text(fallback.code, "audio_unavailable"),
-            language=fallback.say_language, voice=fallback.say_voice,
-        )
+        verb.say(content.speech(utterance.lang, utterance.text),
+                 language=language.say_language, voice=language.say_voice)
     else:
         verb.pause(length=1)

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.callbacks import outbox
+from hotline.callbacks.hours import spoken_time
 from hotline.callbacks.requests import open_request
 from hotline.content.ivr import LANGUAGE_MENU
 from hotline.engine import callback as callback_flow
@@ -73,7 +74,9 @@ def incoming() -> Response:
         with contextlib.suppress(redis.RedisError):  # no memory today: the language menu
             remembered = sms_state.remembered_language(
                 services.redis, services.privacy.number_key(caller))
-    return _twiml(services, engine.incoming(services.content, remembered))
+    hint = services.content.hinted_language(caller if caller.startswith("+") else None)
+    return _twiml(services, engine.incoming(services.content, remembered, _caller(services),
+                                            hint))
 
 
 @bp.post("/step")
@@ -86,7 +89,8 @@ def step() -> Response:
     turn = engine.respond(services.content, at, request.form.get("Digits"), caller)
     if turn.send_sms and not _queue_item_sms(services, turn, caller):
         turn = engine.respond(services.content, at, request.form.get("Digits"),
-                              Caller(caller.number, False, caller.reopens, caller.countries))
+                              Caller(caller.number, False, caller.reopens, caller.countries,
+                                     caller.offered))
     if turn.keep_number and turn.listen:
         turn = replace(turn, listen=replace(turn.listen,
                                             carry=services.privacy.encrypt(turn.keep_number)))
@@ -189,6 +193,10 @@ class _RequestCaller:
         self.countries: frozenset[str] = services.settings.countries
 
     @cached_property
+    def offered(self) -> tuple[str, ...]:
+        return self._services.offered_languages()
+
+    @cached_property
     def number(self) -> str | None:
         return _typed_number(self._services) or callback_flow.callable_number(
             request.form.get("From", ""), self.countries)
@@ -203,7 +211,7 @@ class _RequestCaller:
         if hours.is_open(now):
             return None
         opening = hours.next_opening(now)
-        return (opening.weekday(), opening.strftime("%-H:%M")) if opening else None
+        return (opening.weekday(), spoken_time(opening)) if opening else None
 
 
 def _caller(services: Services) -> Caller:
@@ -233,7 +241,7 @@ def _queue_item_sms(services: Services, turn: engine.Turn, caller: Caller) -> bo
         return False
     key = f"item:{request.form.get('CallSid', '')}:{turn.send_sms}"
     try:
-        text = services.sms.languages[lang].texts[turn.send_sms]
+        text = services.sms.item(lang, turn.send_sms)
         outbox.queue_sms(services, caller.number, text, key)
     except redis.RedisError:
         log.warning("Redis unreachable: cannot queue the SMS for this call")
