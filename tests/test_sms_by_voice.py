@@ -101,10 +101,12 @@ def test_no_sms_to_a_withheld_fixed_or_foreign_number(app, client, redis_db, num
 def test_sandbox_checks_credentials(sandbox):
     from twilio.base.exceptions import TwilioRestException
 
+    from hotline.settings import from_environment
     from hotline.twilio.rest import send_message, twilio_client
 
-    client = twilio_client({"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "wrong",
-                            "TWILIO_API_BASE_URL": sandbox.base_url})
+    client = twilio_client(from_environment({
+        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "wrong",
+        "TWILIO_API_BASE_URL": sandbox.base_url}))
     with pytest.raises(TwilioRestException) as caught:
         send_message(client, HOTLINE_NUMBER, MOBILE, "hello")
     assert caught.value.status == 401 and caught.value.code == 20003
