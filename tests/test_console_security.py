@@ -55,7 +55,7 @@ def test_security_headers(app, services, client):
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert "<style" not in page.get_data(as_text=True)
-    assert client.get("/static/console.css").status_code == 200
+    assert client.get("/console/static/console.css").status_code == 200
 
 
 def test_admin_sees_who_saw_which_number(app, services):
