@@ -43,8 +43,9 @@ def candidates(sms, target: str, langs: list[str]) -> set[str]:
             texts.add(sms.menu(lang, target))
         else:
             texts.add(texts_of[target])
-    if target == "help":
+    if target == "help":  # a help word of two or three languages: the menu of just those
         texts.add(sms.welcome())
+        texts.add(sms.language_menu(tuple(code for code in sms.languages if code in langs)))
     return texts
 
 
