@@ -10,9 +10,12 @@ Each file lists the words and short phrases people write, by what they are about
       legal_aid: [avocat, ...]
 
 How an entry is written (`word`, `stem*`, `a ... b`) and matched is in `hotline.content.phrases`.
-The non-command words of `keywords.yaml` join the same index, so a keyword is found anywhere in a
-message too. A word (or phrase) under two topics of one language, or under a topic and the
-fillers, is an error naming the file and the key, and so is a topic that is no menu node.
+The words of `keywords.yaml` join the same index, so a keyword is found anywhere in a message
+too, except commands (STOP: only as the whole message) and callback keywords (CALL, BELLEN: only as
+the first word, since "appel" or "bellen" in a sentence is seldom a request to be called; the
+lexicon's phrases, "appelez-moi", "bel mij", ask for it anywhere). A word (or phrase) under two
+topics of one language, or under a topic and the fillers, is an error naming the file and the key,
+and so is a topic that is no menu node.
 
 `keywords.yaml`'s `precedence` orders topics for a message that names several: the first listed
 wins; a topic not listed ranks with the nearest node above it that is, and a deeper topic beats
@@ -64,8 +67,9 @@ def load_lexicon(voice: Content, keywords: dict[str, dict[str, list[str]]],
     sizes: dict[str, dict[str, int]] = {}
     allowed = topic_names(voice)
     for target, by_lang in keywords.items():
-        if target not in allowed:
-            continue
+        if target not in allowed or (target in voice.nodes
+                                     and voice.nodes[target].type == "callback"):
+            continue  # commands act alone, callback keywords as the first word only
         for lang, words in by_lang.items():
             for word in words:
                 _claim(claimed, lang, str(word), target, ("sms_templates/keywords.yaml",

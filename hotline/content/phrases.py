@@ -127,17 +127,17 @@ class PhraseIndex:
             self._starting.setdefault(entry.steps[0], []).append(entry)
 
     def steps_of(self, token: str) -> set[str]:
-        """The entry steps a message token satisfies: the words it is exactly, if any; else
-        those it is with an Arabic affix more or less or that it starts with; else those it is
-        with one typo."""
-        exact = {step for step in self._exact.get(token, ()) if step == token}
-        if exact or len(token) > MAX_WORD:
-            return exact
-        found: set[str] = set()
-        for form in arabic_forms(token):
-            found |= self._exact.get(form, set())
+        """The entry steps a message token satisfies: the words it is exactly or starts with, if
+        any; else those it is with an Arabic affix more or less; else those it is with a typo."""
+        found = {step for step in self._exact.get(token, ()) if step == token}
+        if len(token) > MAX_WORD:
+            return found
         for k in range(MIN_STEM, len(token) + 1):
             found |= self._stems.get(token[:k], set())
+        if found:
+            return found
+        for form in arabic_forms(token):
+            found |= self._exact.get(form, set())
         if found or len(token) < MIN_TYPO_LENGTH - 1:
             return found
         near = set(self._deletions.get(token, ()))

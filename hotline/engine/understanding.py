@@ -9,7 +9,8 @@ In this order:
    request, the rest of the message its note;
 4. else every lexicon entry found anywhere in the message. Where two overlap, the longer wins
    ("aide médicale" over "aide"); then any topic beats help, and topics rank by the lexicon's
-   precedence, a deeper topic beating the node above it;
+   precedence, a deeper topic beating the node above it. Entries of the most likely language
+   come first: "مكتب" is an office in Arabic but a school in Dari;
 5. else the first word as a keyword with a typo in it, as short as 4 letters ("hlup").
 
 The language comes from what was written: each entry found votes for its languages (a word of
@@ -88,16 +89,18 @@ def understand(sms: SmsContent, body: str, remembered: str | None = None) -> Und
         parts = body.strip().split(maxsplit=1)
         return Understanding(topic=first.target, others=_topics(sms, hits),
                              note=parts[1] if len(parts) > 1 else "", langs=langs([first.langs]))
-    found = _topics(sms, hits)
+    likely = langs()
+    found = _topics(sms, [h for h in hits if set(h.entry.langs) & set(likely[:1])]) or _topics(
+        sms, hits)
     if found:
         callback = sms.voice.nodes[found[0]].type == "callback"
         return Understanding(topic=found[0], others=found[1:],
-                             note=body.strip() if callback else "", langs=langs())
+                             note=body.strip() if callback else "", langs=likely)
     if any(h.entry.target == HELP for h in hits):
-        return Understanding(topic=HELP, langs=langs())
+        return Understanding(topic=HELP, langs=likely)
     if first is not None and first.target in topic_names(sms.voice):  # "hlup": a keyword typo
         return Understanding(topic=first.target, langs=langs([first.langs]))
-    return Understanding(langs=langs())
+    return Understanding(langs=likely)
 
 
 def _command(matches: list[Match | None]) -> str | None:
