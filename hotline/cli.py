@@ -19,8 +19,10 @@ from hotline import settings as config
 from hotline.audio.cli import audio
 from hotline.console.mediators import MediatorError
 from hotline.content.ivr import ContentError, load_content
+from hotline.content.lexicon import FILLER
 from hotline.content.segments import cost
 from hotline.content.sms import SmsContent, load_sms_content
+from hotline.content.sms_eval import EVAL_FILES, evaluate, rate_table, read_cases
 from hotline.services import Services
 from hotline.state.privacy import local_secret, redact
 from hotline.state.store import EmbeddedRedis
@@ -161,6 +163,28 @@ def check() -> None:
         )
         click.echo(f"{key:<26}{row}")
     _print_sms_costs(sms)
+    _print_lexicon(sms)
+    _print_sms_eval(sms, root)
+
+
+def _print_lexicon(sms: SmsContent) -> None:
+    """Entries of the SMS lexicon (keywords included) per topic and language."""
+    codes = list(sms.languages)
+    sizes = sms.lexicon.sizes
+    click.echo("\nSMS lexicon: words and phrases understood per topic and language:")
+    click.echo(f"{'topic':<26}" + "".join(f"{c:>6}" for c in codes))
+    topics = dict.fromkeys(t for by_topic in sizes.values() for t in by_topic)
+    for topic in sorted(topics, key=lambda t: (t == FILLER, t)):
+        click.echo(f"{topic:<26}" + "".join(f"{sizes.get(c, {}).get(topic, 0):>6}" for c in codes))
+    click.echo(f"{'total':<26}" + "".join(f"{sum(sizes.get(c, {}).values()):>6}" for c in codes))
+
+
+def _print_sms_eval(sms: SmsContent, root: Path) -> None:
+    """How many messages of the evaluation sets the line answers right, per language."""
+    for name in EVAL_FILES:
+        if (root / name).exists():
+            outcomes = evaluate(sms, read_cases(root / name))
+            click.echo(f"\nSMS understanding, {name}:\n  {rate_table(outcomes, sms.languages)}")
 
 
 def _print_sms_costs(sms: SmsContent) -> None:

@@ -7,9 +7,10 @@ or a digit and where Latin letters meet another script ("الCPAS" is two tokens
 
 An entry is one or more steps, written in the lexicon as words separated by spaces:
 - `word`: that word; a word of 5 or more letters also with one letter wrong, missing, extra or two
-  swapped; an Arabic-script word also with the article, a conjunction or a preposition before it
-  (ال و ف ب ل ك, together: وال بال لل…) and a possessive or plural ending after it (ي ك ه ها نا
-  هم كم ات ين ون ان ام ات اش را);
+  swapped (only when the token is no entry's word); an Arabic-script word also with the article, a
+  conjunction or a preposition before it (ال و ف ب ل ك, together: وال بال لل…) and a possessive or
+  plural ending after it (ي ك ه ها نا هم كم ات ين ون ان ام اش را), so write it bare: an entry
+  written with the article matches only words written with it;
 - `stem*`: any word that starts with `stem` (3 letters at least);
 - `...`: up to MAX_GAP other words between the steps on either side of it.
 """
@@ -119,25 +120,20 @@ class PhraseIndex:
                 if step.endswith("*"):
                     self._stems.setdefault(step[:-1], set()).add(step)
                     continue
-                for form in arabic_forms(step):
-                    self._exact.setdefault(form, set()).add(step)
+                self._exact.setdefault(step, set()).add(step)
                 if len(step) >= MIN_TYPO_LENGTH:
                     for deleted in _deletions(step):
                         self._deletions.setdefault(deleted, set()).add(step)
             self._starting.setdefault(entry.steps[0], []).append(entry)
 
     def steps_of(self, token: str) -> set[str]:
-        """The entry steps a message token satisfies: the words it is exactly or starts with, if
-        any; else those it is with an Arabic affix more or less; else those it is with a typo."""
-        found = {step for step in self._exact.get(token, ()) if step == token}
+        """The entry steps a message token satisfies: the words it is (for an Arabic-script
+        token, also without its affixes) or starts with, if any; else those it is with a typo."""
+        found = {form for form in arabic_forms(token) if form in self._exact}
         if len(token) > MAX_WORD:
             return found
         for k in range(MIN_STEM, len(token) + 1):
             found |= self._stems.get(token[:k], set())
-        if found:
-            return found
-        for form in arabic_forms(token):
-            found |= self._exact.get(form, set())
         if found or len(token) < MIN_TYPO_LENGTH - 1:
             return found
         near = set(self._deletions.get(token, ()))

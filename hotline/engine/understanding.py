@@ -87,8 +87,9 @@ def understand(sms: SmsContent, body: str, remembered: str | None = None) -> Und
     if first is not None and first.target in sms.voice.nodes and (
             sms.voice.nodes[first.target].type == "callback"):
         parts = body.strip().split(maxsplit=1)
-        return Understanding(topic=first.target, others=_topics(sms, hits),
-                             note=parts[1] if len(parts) > 1 else "", langs=langs([first.langs]))
+        note = (parts[1] if len(parts) > 1 else "") if words[0] == content[0] else body.strip()
+        return Understanding(topic=first.target, others=_topics(sms, hits), note=note,
+                             langs=langs([first.langs]))
     likely = langs()
     found = _topics(sms, [h for h in hits if set(h.entry.langs) & set(likely[:1])]) or _topics(
         sms, hits)
