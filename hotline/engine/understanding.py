@@ -69,15 +69,17 @@ def understand(sms: SmsContent, body: str, remembered: str | None = None) -> Und
     hits = _longest(sms.lexicon.index.find(words))
     fillers = {i for h in hits if h.entry.target == FILLER for i in range(h.start, h.end)}
     content = [w for i, w in enumerate(words) if i not in fillers]
-    matches = [sms.keywords.match(w) for w in content]
+    first = sms.keywords.match(content[0]) if content else None
+    # the other words are looked up (the typo-forgiving look-up is slow) only after a command
+    matches = [first, *(sms.keywords.match(w) for w in content[1:])] if first and (
+        first.target in WHOLE_MESSAGE_COMMANDS) else [first]
     votes = [h.entry.langs for h in hits]
 
     def langs(extra: Iterable[tuple[str, ...]] = ()) -> tuple[str, ...]:
         every = [*votes, *extra]
         return _likely(sms, _scores(sms, body, words, every), remembered, bool(every))
 
-    first = matches[0] if matches else None
-    command = _command(matches)
+    command = _command(matches) if len(matches) == len(content) else None
     if command is not None:
         return Understanding(command=command, langs=langs(m.langs for m in matches if m))
     if first is not None and first.target == "language" and len(content) <= 2:
