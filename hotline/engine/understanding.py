@@ -66,7 +66,7 @@ class Understanding:
 def understand(sms: SmsContent, body: str, remembered: str | None = None) -> Understanding:
     """What `body` asks for; `remembered` is the texter's language, if the line knows it."""
     words = tokens(body)
-    hits = _longest(sms.lexicon.index.find(words))
+    hits = _longest(sms.lexicon.index.find(words), words)
     fillers = {i for h in hits if h.entry.target == FILLER for i in range(h.start, h.end)}
     content = [w for i, w in enumerate(words) if i not in fillers]
     first = sms.keywords.match(content[0]) if content else None
@@ -114,10 +114,14 @@ def _command(matches: list[Match | None]) -> str | None:
     return None
 
 
-def _longest(hits: list[Hit]) -> list[Hit]:
-    """The hits left when, of two that overlap, the one naming more words is kept."""
+def _longest(hits: list[Hit], words: list[str]) -> list[Hit]:
+    """The hits left when, of two that overlap, the one naming more words is kept, and of two
+    as long, the one whose first word was written as in the lexicon ("INTERPRETER" is the English
+    word, not the French stem "interpret*"; "السلام" the Arabic keyword, not "سلام" with ال)."""
     kept: list[Hit] = []
-    for hit in sorted(hits, key=lambda h: (-h.entry.size, h.entry.target == FILLER, h.start)):
+    for hit in sorted(hits, key=lambda h: (-h.entry.size, h.entry.target == FILLER,
+                                           h.entry.steps[0] != words[h.start], h.start,
+                                           h.entry.text)):
         if not any(hit.overlaps(k) for k in kept):
             kept.append(hit)
     return kept
