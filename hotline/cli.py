@@ -20,8 +20,10 @@ from hotline.audio.cli import audio
 from hotline.audio.library import AudioLibrary
 from hotline.console.mediators import MediatorError
 from hotline.content.ivr import Content, ContentError, load_content
+from hotline.content.lexicon import FILLER
 from hotline.content.segments import cost
 from hotline.content.sms import SmsContent, load_sms_content
+from hotline.content.sms_eval import EVAL_FILES, evaluate, rate_table, read_cases
 from hotline.services import Services
 from hotline.state.privacy import local_secret, redact
 from hotline.state.store import EmbeddedRedis
@@ -169,6 +171,8 @@ def check() -> None:
         )
         click.echo(f"{key:<26}{row}")
     _print_sms_costs(sms)
+    _print_lexicon(sms)
+    _print_sms_eval(sms, settings.content_root)
     if not _print_caller_time(content, AudioLibrary(settings.audio_root)):
         sys.exit(1)
 
@@ -188,6 +192,26 @@ def _print_caller_time(content: Content, audio: AudioLibrary) -> bool:
     for lang, problem in over:
         click.echo(f"{lang}: over budget: {problem}", err=True)
     return not over
+
+
+def _print_lexicon(sms: SmsContent) -> None:
+    """Entries of the SMS lexicon (keywords included) per topic and language."""
+    codes = list(sms.languages)
+    sizes = sms.lexicon.sizes
+    click.echo("\nSMS lexicon: words and phrases understood per topic and language:")
+    click.echo(f"{'topic':<26}" + "".join(f"{c:>6}" for c in codes))
+    topics = dict.fromkeys(t for by_topic in sizes.values() for t in by_topic)
+    for topic in sorted(topics, key=lambda t: (t == FILLER, t)):
+        click.echo(f"{topic:<26}" + "".join(f"{sizes.get(c, {}).get(topic, 0):>6}" for c in codes))
+    click.echo(f"{'total':<26}" + "".join(f"{sum(sizes.get(c, {}).values()):>6}" for c in codes))
+
+
+def _print_sms_eval(sms: SmsContent, root: Path) -> None:
+    """How many messages of the evaluation sets the line answers right, per language."""
+    for name in EVAL_FILES:
+        if (root / name).exists():
+            outcomes = evaluate(sms, read_cases(root / name))
+            click.echo(f"\nSMS understanding, {name}:\n  {rate_table(outcomes, sms.languages)}")
 
 
 def _print_sms_costs(sms: SmsContent) -> None:

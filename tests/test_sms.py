@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from itertools import combinations
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,11 @@ def candidates(sms, target: str, langs: list[str]) -> set[str]:
             texts.add(sms.menu(lang, target))
         else:
             texts.add(sms.item(lang, target))
-    if target == "help":
-        texts.add(sms.welcome())
+    if target == "help":  # a help word of two or three languages (here or in the lexicon, as
+        texts.add(sms.welcome())  # سلام in Arabic and Dari): the language menu of just those
+        for size in (2, 3):
+            texts |= {sms.language_menu(codes) for codes in combinations(sms.languages, size)
+                      if set(codes) & set(langs)}
     return texts
 
 

@@ -23,7 +23,9 @@ from hotline.content.files import (
 )
 from hotline.content.ivr import LANGUAGE_MENU, Content
 from hotline.content.keywords import KeywordIndex
+from hotline.content.lexicon import Lexicon, load_lexicon, topic_names
 from hotline.content.segments import Cost, cost, ucs2_culprits
+from hotline.content.writing import LatinLanguageId, WritingProfile, latin_language_id
 
 SYSTEM_TEXTS = ("menu_header", "menu_footer", "welcome_line", "language_set", "stop_confirm",
                 "start_confirm", "item_code")
@@ -53,11 +55,15 @@ class SmsLanguage:
 
 @dataclass(frozen=True)
 class SmsContent:
-    """SMS texts of every language, the keyword index, and the voice menu they mirror."""
+    """SMS texts of every language, the keyword index, the lexicon of free text, how each
+    language is written, and the voice menu they mirror."""
 
     voice: Content
     languages: dict[str, SmsLanguage]
     keywords: KeywordIndex
+    lexicon: Lexicon
+    writing: WritingProfile
+    latin_id: LatinLanguageId | None
 
     def menu(self, lang: str, node_name: str) -> str:
         """The numbered menu of `node_name` (a menu node) in `lang`."""
@@ -68,9 +74,10 @@ class SmsContent:
         lines.append(sms.texts["menu_footer"])
         return "\n".join(lines)
 
-    def language_menu(self) -> str:
-        """Every language by its number, each named in itself."""
-        return "\n".join(f"{i} {sms.name}" for i, sms in enumerate(self.languages.values(), 1))
+    def language_menu(self, codes: tuple[str, ...] = ()) -> str:
+        """Every language (or those of `codes`) by its number, each named in itself."""
+        shown = [self.languages[c] for c in codes] if codes else self.languages.values()
+        return "\n".join(f"{i} {sms.name}" for i, sms in enumerate(shown, 1))
 
     def welcome(self) -> str:
         """The multilingual first-contact text: one line per language with its help keyword."""
@@ -140,13 +147,24 @@ def load_sms_content(voice: Content) -> SmsContent:
         missing = set(voice.languages) - set(clean.get(command, {}))
         if missing:
             check.fail(f"keywords.{command}", f"no word for {', '.join(sorted(missing))}")
+    precedence = raw.get("precedence", [])
+    if not isinstance(precedence, list):
+        check.fail("precedence", "must be a list of topics, the one that wins first")
+        precedence = []
+    for topic in precedence:
+        if topic not in topic_names(voice):
+            check.fail(f"precedence.{topic}", "is neither a menu node nor help")
+    lexicon = load_lexicon(voice, clean, [str(t) for t in precedence], problems)
 
     languages = {}
     for code in voice.languages:
         sms = _language(root, code, voice, problems)
         if sms is not None:
             languages[code] = sms
-    content = SmsContent(voice=voice, languages=languages, keywords=index)
+    writing = WritingProfile.learn({code: sms.texts.values() for code, sms in languages.items()})
+    latin = tuple(code for code in languages if writing.scripts[code] == "latin")
+    content = SmsContent(voice=voice, languages=languages, keywords=index, lexicon=lexicon,
+                         writing=writing, latin_id=latin_language_id(latin) if latin else None)
     if not problems:
         for (lang, name), text in content.all_texts().items():
             _check_cost(content, lang, name, text, problems)

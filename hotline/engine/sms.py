@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hotline.content.ivr import LANGUAGE_MENU
-from hotline.content.keywords import normalize, words
+from hotline.content.keywords import normalize
+from hotline.content.lexicon import HELP
 from hotline.content.sms import SmsContent
+from hotline.engine.understanding import understand
+
+MAX_OFFERED = 3  # a language menu of just the likely languages offers at most this many
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Reply:
     new opt-out state, each None when unchanged. `callback` asks the channel to "open" a callback
     request (about `topic`, with the texter's `note`), to "cancel" theirs, or to "forget"
     everything about the number, and to answer in `answer_lang`: then `text` is None.
+    `offered` names the languages of a numbered language menu that offers only some.
     """
 
     text: str | None
@@ -40,49 +45,34 @@ class Reply:
     topic: str = "other"
     note: str = ""
     answer_lang: str | None = None
+    offered: tuple[str, ...] = ()
 
 
 def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
     """The answer to `body` from a texter whose state is `conv`."""
-    typed = words(body)
-    first = typed[0] if typed else ""
-    match = sms.keywords.match(first) if first else None
-    if conv.opted_out and not (match and match.target in ("start", "forget")):
+    meant = understand(sms, body, remembered=conv.lang)
+    if conv.opted_out and meant.command not in ("start", "forget"):
         return Reply(None)  # nothing at all is sent to an opted-out number until START
-    if first.isascii() and first.isdigit():
-        return _number(sms, conv, first)
-    if match is None:
-        return _help(sms, conv.lang)
-    lang = _language_for(conv, match.langs)
+    if meant.number is not None:
+        return _number(sms, conv, meant.number)
+    lang = meant.langs[0] if meant.langs else conv.lang
     remember = lang if conv.lang is None else None
-    if match.target == "stop":
+    if meant.command == "stop":
         return Reply(_text(sms, lang, "stop_confirm"), lang=remember, opted_out=True)
-    if match.target == "start":
+    if meant.command == "start":
         return Reply(_text(sms, lang, "start_confirm"), lang=remember, opted_out=False)
-    if match.target == "language":
-        return _language(sms, typed[1:])
-    if match.target == "help":
-        return _help(sms, conv.lang if conv.lang in match.langs else _only(match.langs),
-                     remember=remember)
-    answer = lang or conv.lang or next(iter(sms.languages))
-    if match.target in ("cancel", "forget"):
-        return Reply(None, lang=None if match.target == "forget" else remember,
-                     callback=match.target, answer_lang=answer)
-    if sms.voice.nodes[match.target].type == "callback":
-        note = body.strip().split(maxsplit=1)[1] if len(typed) > 1 else ""
-        return _callback(sms, conv, answer, note=note, remember=remember)
-    return _topic(sms, answer, match.target, remember=remember)
-
-
-def _only(langs: tuple[str, ...]) -> str | None:
-    return langs[0] if len(langs) == 1 else None
-
-
-def _language_for(conv: Conversation, langs: tuple[str, ...]) -> str | None:
-    """The keyword's language: the remembered one if the word is in it, else the word's own."""
-    if conv.lang in langs:
-        return conv.lang
-    return langs[0] if langs else conv.lang
+    if meant.command == "language":
+        return _language(sms, list(meant.args))
+    answer = lang or next(iter(sms.languages))
+    if meant.command in ("cancel", "forget"):
+        return Reply(None, lang=None if meant.command == "forget" else remember,
+                     callback=meant.command, answer_lang=answer)
+    if meant.topic is None or meant.topic == HELP:
+        return _help(sms, conv.lang, meant.langs)
+    if sms.voice.nodes[meant.topic].type == "callback":
+        return _callback(sms, conv, answer, note=meant.note, remember=remember,
+                         named=meant.others)
+    return _topic(sms, answer, meant.topic, remember=remember)
 
 
 def _text(sms: SmsContent, lang: str | None, name: str) -> str:
@@ -91,18 +81,40 @@ def _text(sms: SmsContent, lang: str | None, name: str) -> str:
     return "\n".join(s.texts[name] for s in sms.languages.values())
 
 
-def _help(sms: SmsContent, lang: str | None, remember: str | None = None) -> Reply:
-    if lang not in sms.languages:
-        return Reply(sms.welcome())
-    return Reply(sms.menu(lang, sms.voice.start), lang=remember, node=sms.voice.start)
+def _help(sms: SmsContent, remembered: str | None, likely: tuple[str, ...]) -> Reply:
+    """The main menu in the one likely language; the language menu of just the likely ones when
+    two or three stay likely; the multilingual welcome when nothing tells."""
+    if len(likely) == 1 or (likely and remembered):
+        lang = likely[0] if len(likely) == 1 else remembered
+        return Reply(sms.menu(lang, sms.voice.start), lang=None if remembered else lang,
+                     node=sms.voice.start)
+    if 2 <= len(likely) <= MAX_OFFERED:
+        return Reply(sms.language_menu(likely), node=f"{LANGUAGE_MENU}:{','.join(likely)}",
+                     offered=likely)
+    return Reply(sms.welcome())
 
 
 def _callback(sms: SmsContent, conv: Conversation, lang: str, note: str = "",
-              remember: str | None = None) -> Reply:
-    """Open a callback request; its topic is the menu the texter was reading, if any."""
-    topic = conv.node if conv.node in sms.voice.nodes and conv.node != sms.voice.start else "other"
+              remember: str | None = None, named: tuple[str, ...] = ()) -> Reply:
+    """Open a callback request; its topic is the one the message names, else the menu the
+    texter was reading, if either is a topic of the callback node."""
+    topic = next((t for t in (*(_branch(sms, n) for n in named), conv.node)
+                  if t in _callback_topics(sms)), "other")
     return Reply(None, lang=remember, callback="open", topic=topic, note=note[:300],
                  answer_lang=lang)
+
+
+def _callback_topics(sms: SmsContent) -> set[str]:
+    return {o.topic for n in sms.voice.nodes.values() if n.type == "callback"
+            for o in n.options if o.topic}
+
+
+def _branch(sms: SmsContent, node: str) -> str:
+    """The node of the main menu that `node` is under (or is)."""
+    nodes = sms.voice.nodes
+    while node in nodes and nodes[node].parent not in (None, sms.voice.start):
+        node = nodes[node].parent or ""
+    return node
 
 
 def _topic(sms: SmsContent, lang: str, target: str, remember: str | None = None,
@@ -123,8 +135,8 @@ def _language(sms: SmsContent, rest: list[str]) -> Reply:
     return Reply(sms.language_menu(), node=LANGUAGE_MENU)
 
 
-def _resolve_language(sms: SmsContent, word: str) -> str | None:
-    codes = list(sms.languages)
+def _resolve_language(sms: SmsContent, word: str, offered: tuple[str, ...] = ()) -> str | None:
+    codes = list(offered or sms.languages)
     if word.isascii() and word.isdigit() and 1 <= int(word) <= len(codes):
         return codes[int(word) - 1]
     for code, language in sms.languages.items():
@@ -133,12 +145,20 @@ def _resolve_language(sms: SmsContent, word: str) -> str | None:
     return None
 
 
+def _offered(node: str | None) -> tuple[str, ...] | None:
+    """The languages a language menu offered (empty: all), or None if `node` is no such menu."""
+    if node is None or node.split(":")[0] != LANGUAGE_MENU:
+        return None
+    return tuple(c for c in node.partition(":")[2].split(",") if c)
+
+
 def _number(sms: SmsContent, conv: Conversation, digits: str) -> Reply:
-    if conv.node == LANGUAGE_MENU:
-        chosen = _resolve_language(sms, digits)
+    offered = _offered(conv.node)
+    if offered is not None:
+        chosen = _resolve_language(sms, digits, offered)
         if chosen:
             return Reply(_text(sms, chosen, "language_set"), lang=chosen, node=sms.voice.start)
-        return Reply(sms.language_menu(), node=LANGUAGE_MENU)
+        return Reply(sms.language_menu(offered), node=conv.node, offered=offered)
     if conv.lang not in sms.languages:
         return Reply(sms.welcome())
     node = sms.voice.nodes.get(conv.node or "") or sms.voice.nodes[sms.voice.start]
