@@ -27,7 +27,7 @@ def ask(sms: SmsContent, body: str, conv: Conversation | None = None) -> Reply:
 
 def answered(sms: SmsContent, answer: Reply) -> tuple[str, str]:
     """(language, node) of a menu or item text."""
-    for code, language in sms.languages.items():
+    for code in sms.languages:
         for name, node in sms.voice.nodes.items():
             if node.type == "menu" and answer.text == sms.menu(code, name):
                 return code, name
