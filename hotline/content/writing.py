@@ -53,7 +53,7 @@ class WritingProfile:
             letters[code] = {c for c in joined if c.isalpha()}
             counts = letters_by_script(joined)
             scripts[code] = counts.most_common(1)[0][0] if counts else "latin"
-        telling = {}
+        telling: dict[str, frozenset[str]] = {}
         for code, own in letters.items():
             if scripts[code] == "latin":  # accents and rare letters tell French from Dutch badly
                 telling[code] = frozenset()

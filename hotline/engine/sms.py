@@ -85,7 +85,7 @@ def _help(sms: SmsContent, remembered: str | None, likely: tuple[str, ...]) -> R
     """The main menu in the one likely language; the language menu of just the likely ones when
     two or three stay likely; the multilingual welcome when nothing tells."""
     if len(likely) == 1 or (likely and remembered):
-        lang = likely[0] if len(likely) == 1 else remembered
+        lang = likely[0] if len(likely) == 1 or remembered is None else remembered
         return Reply(sms.menu(lang, sms.voice.start), lang=None if remembered else lang,
                      node=sms.voice.start)
     if 2 <= len(likely) <= MAX_OFFERED:
