@@ -16,6 +16,7 @@ from hotline.settings import Settings, SettingsError
 
 __all__ = ["ConfigError", "Services", "Settings", "SettingsError", "create_app"]
 log = logging.getLogger("hotline")
+MAX_BODY_BYTES = 64 * 1024
 
 
 class ConfigError(Exception):
@@ -53,6 +54,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
         # (HTTPS-only checks and headers); the host Twilio signs is PUBLIC_BASE_URL's anyway.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     app.config.update(
+        # Refused (413) before the body is read or parsed: no webhook or console form comes near.
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         SECRET_KEY=services.privacy.session_secret,
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,

@@ -214,3 +214,25 @@ def test_a_signature_over_the_url_with_its_port_is_accepted(client):
     """Twilio may sign https://host:443/…; the check falls back to that form."""
     headers = {"X-Twilio-Signature": sign("https://hotline.example.org:443/voice", CALL)}
     assert client.post("/voice", data=CALL, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/audio/./recordings/en/welcome.wav", "/audio/%2e/recordings/en/welcome.wav",
+    "/audio/recordings/../recordings/en/welcome.wav", "/audio/recordings/en/welcome.wav",
+    "/audio/recordings%2fen%2fwelcome.wav", "/audio/stray.wav",
+])
+def test_audio_serves_only_what_the_manifest_lists(audio_app, tmp_path, path):
+    """A recording (a source, maybe a volunteer's own voice) or any file the manifest does not
+    list is never served, whatever the spelling of its path (issue 14, item 13)."""
+    (tmp_path / "recordings" / "en").mkdir(parents=True)
+    (tmp_path / "recordings" / "en" / "welcome.wav").write_bytes(b"RIFF source")
+    (tmp_path / "stray.wav").write_bytes(b"RIFF stray")
+    assert audio_app.test_client().get(path).status_code == 404
+
+
+def test_an_oversized_webhook_body_is_refused_before_it_is_read(client):
+    """64 kB is far more than any Twilio webhook sends (issue 14, item 7)."""
+    body = "Body=" + "x" * (200 * 1024)
+    response = client.post("/sms", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"})
+    assert response.status_code == 413

@@ -59,6 +59,7 @@ class AudioLibrary:
         self._lock = threading.Lock()
         self._stamp: int | None = None
         self._files: dict[str, dict[str, Any]] = {}
+        self._names: tuple[dict[str, dict[str, Any]], frozenset[str]] | None = None
 
     def find(self, lang: str, text: str) -> str | None:
         """The file name (relative to the cache) that speaks `text`, or None when there is none."""
@@ -74,6 +75,20 @@ class AudioLibrary:
             if name and (self.root / name).is_file():
                 return name
         return None
+
+    def lists(self, name: str) -> bool:
+        """True when `name` is a file the manifest lists (a rendering or a converted recording,
+        never a recording's source)."""
+        return name in self._listed()
+
+    def _listed(self) -> frozenset[str]:
+        files = self._manifest()
+        with self._lock:
+            if self._names is None or self._names[0] is not files:
+                self._names = (files, frozenset(
+                    str(part["file"]) for entry in files.values()
+                    for part in (entry, entry.get("rendered") or {}) if part.get("file")))
+            return self._names[1]
 
     def seconds(self, lang: str, text: str) -> float | None:
         """How long the file that speaks `text` plays, when there is one and its length is
