@@ -218,3 +218,13 @@ BODIES = st.one_of(
 def test_random_bodies_always_get_valid_twiml(client, body, n):
     replies = sms_replies(sms_post(client, body, number=f"+3247{n:07d}"))
     assert len(replies) <= 1
+
+
+def test_first_contact_on_a_basic_phone_offers_numbered_languages_and_one_works(client, sms):
+    """An unknown word gets the numbered language menu, and replying 1 chooses French (issue 14,
+    item 19: the keywords to send were listed instead, and 1 was not understood)."""
+    assert sms_replies(sms_post(client, "xyz", number=OTHER)) == [sms.language_menu()]
+    assert sms.language_menu().splitlines()[0] == "1 Français"
+    assert sms_replies(sms_post(client, "1", number=OTHER)) == [
+        sms.languages["fr"].texts["language_set"]]
+    assert sms_replies(sms_post(client, "1", number=OTHER)) == [sms.menu("fr", "cpas")]

@@ -80,8 +80,9 @@ class SmsContent:
         return "\n".join(f"{i} {sms.name}" for i, sms in enumerate(shown, 1))
 
     def welcome(self) -> str:
-        """The multilingual first-contact text: one line per language with its help keyword."""
-        return "\n".join(sms.texts["welcome_line"] for sms in self.languages.values())
+        """The first-contact text when nothing tells the language: the numbered language menu,
+        each language named in itself, so that a reply of one digit works on any phone."""
+        return self.language_menu()
 
     def all_texts(self) -> dict[tuple[str, str], str]:
         """Every SMS the service can send, by (language, name), menus included."""

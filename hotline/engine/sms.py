@@ -91,7 +91,7 @@ def _help(sms: SmsContent, remembered: str | None, likely: tuple[str, ...]) -> R
     if 2 <= len(likely) <= MAX_OFFERED:
         return Reply(sms.language_menu(likely), node=f"{LANGUAGE_MENU}:{','.join(likely)}",
                      offered=likely)
-    return Reply(sms.welcome())
+    return Reply(sms.welcome(), node=LANGUAGE_MENU)
 
 
 def _callback(sms: SmsContent, conv: Conversation, lang: str, note: str = "",
@@ -160,7 +160,7 @@ def _number(sms: SmsContent, conv: Conversation, digits: str) -> Reply:
             return Reply(_text(sms, chosen, "language_set"), lang=chosen, node=sms.voice.start)
         return Reply(sms.language_menu(offered), node=conv.node, offered=offered)
     if conv.lang not in sms.languages:
-        return Reply(sms.welcome())
+        return Reply(sms.welcome(), node=LANGUAGE_MENU)
     node = sms.voice.nodes.get(conv.node or "") or sms.voice.nodes[sms.voice.start]
     if node.type != "menu":
         node = sms.voice.nodes[node.parent or sms.voice.start]
