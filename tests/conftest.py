@@ -1,32 +1,26 @@
-"""Shared fixtures: a private real Redis server, the app, and Twilio-signed requests."""
+"""Shared fixtures: a private real Redis server, the Twilio sandbox, the app and its services.
+The helpers they use, and the test settings, are in tests/helpers.py."""
 
 from __future__ import annotations
 
-import secrets
 import shutil
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import redis
-from twilio.request_validator import RequestValidator
 
 from hotline import create_app
 from hotline.state.store import EmbeddedRedis
 from hotline.twilio.sandbox import TwilioSandbox
-
-ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "test-auth-token-0123456789abcdef"
-SECRET = "test-secret-key-for-numbers"
-MOBILE = "+32470123456"  # libphonenumber's example Belgian mobile number
-PUBLIC = "https://hotline.example.org"
-CALL = {
-    "CallSid": "CA" + "1" * 32,
-    "AccountSid": "AC" + "0" * 32,
-    "From": "+32000000000",
-    "To": "+32000000001",
-    "CallStatus": "in-progress",
-}
+from tests.helpers import (
+    ACCOUNT,
+    HOTLINE_NUMBER,
+    PUBLIC,
+    ROOT,
+    SECRET,
+    TOKEN,
+    add_mediators,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +49,14 @@ def redis_db(redis_server: EmbeddedRedis) -> redis.Redis:
 
 
 @pytest.fixture
+def sandbox():
+    server = TwilioSandbox(ACCOUNT, TOKEN)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def app(redis_db: redis.Redis, redis_server: EmbeddedRedis, sandbox, tmp_path):
     return create_app({
         "VAR_DIR": tmp_path / "var",
@@ -75,47 +77,21 @@ def client(app):
     return app.test_client()
 
 
-def sign(url: str, params: dict[str, str], token: str = TOKEN) -> str:
-    return RequestValidator(token).compute_signature(url, params)
-
-
-def twilio_post(client, path: str, params: dict[str, str] | None = None, **extra):
-    """POST as Twilio does: form fields signed with the auth token for PUBLIC + path."""
-    params = {**CALL, **(params or {})}
-    return client.post(path, data=params, headers={"X-Twilio-Signature": sign(PUBLIC + path,
-                                                                               params)}, **extra)
-
-
-def sms_post(client, body: str, number: str = MOBILE, sid: str | None = None):
-    """An incoming SMS as Twilio posts it, signed."""
-    params = {"MessageSid": sid or "SM" + secrets.token_hex(16), "AccountSid": CALL["AccountSid"],
-              "From": number, "To": CALL["To"], "Body": body, "NumMedia": "0"}
-    return client.post("/sms", data=params,
-                       headers={"X-Twilio-Signature": sign(PUBLIC + "/sms", params)})
-
-
-def sms_replies(response) -> list[str]:
-    """The texts of the <Message> elements of a messaging TwiML answer."""
-    assert response.status_code == 200, response.get_data(as_text=True)
-    root = ET.fromstring(response.get_data())
-    assert root.tag == "Response"
-    return [m.text or "" for m in root.iter("Message")]
-
-
-ACCOUNT = "AC" + "5" * 32
-HOTLINE_NUMBER = "+3225550000"
+@pytest.fixture
+def services(app):
+    """The app's services: content, Redis, callbacks, mediators, privacy keys, its config."""
+    return app.extensions["hotline"]
 
 
 @pytest.fixture
-def sandbox():
-    server = TwilioSandbox(ACCOUNT, TOKEN)
-    server.start()
-    yield server
-    server.stop()
+def mediators(services) -> None:
+    """Two mediator accounts: amina (fr, ar) and bram (nl, fr); see helpers.add_mediators."""
+    add_mediators(services)
 
 
 @pytest.fixture
 def twilio_env(sandbox, redis_server):
+    """The environment of a worker serving the app: the same Redis, keys and Twilio sandbox."""
     return {"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_API_BASE_URL": sandbox.base_url, "TWILIO_PHONE_NUMBER": HOTLINE_NUMBER,
             "HOTLINE_SECRET_KEY": SECRET, "REDIS_URL": redis_server.url,

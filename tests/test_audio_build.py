@@ -23,7 +23,7 @@ from hotline.audio.build import (
 from hotline.audio.config import AudioConfig, load_audio_config
 from hotline.audio.library import MANIFEST, AudioLibrary, text_id
 from hotline.content.ivr import ContentError, load_content
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.test_audio_support import (
     GoogleStub,
     check_telephone_wav,

@@ -9,17 +9,19 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from hotline.callbacks import outbox
-from tests.conftest import MOBILE
-from tests.test_console import PASSWORD, REFERER, csrf, log_in, post, waiting_ticket, with_mediators
-from tests.test_sms_by_voice import run_worker
+from tests.helpers import (
+    HTTPS,
+    MOBILE,
+    PASSWORD,
+    REFERER,
+    csrf,
+    log_in,
+    post,
+    run_worker_process,
+    waiting_ticket,
+)
 
-HTTPS = {"base_url": "https://localhost"}
-
-
-@pytest.fixture
-def services(app):
-    return with_mediators(app)
-
+pytestmark = pytest.mark.usefixtures("mediators")  # amina and bram
 
 def try_password(client, password: str, login: str = "amina") -> int:
     token = csrf(client, "/console/login")
@@ -77,7 +79,7 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     services.config["RETRY_MAX"] = 0
     sandbox.fail_next(1, status=503)
     outbox.queue_sms(services, MOBILE, "hello", "admin-retry")
-    run_worker(twilio_env)
+    run_worker_process(twilio_env)
     boss = app.test_client()
     log_in(boss, "boss")
     page = boss.get("/console/admin", **HTTPS).get_data(as_text=True)
@@ -85,7 +87,7 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     queue = Queue("hotline", connection=services.redis)
     (job_id,) = FailedJobRegistry(queue=queue).get_job_ids()
     post(boss, f"/console/admin/retry/{job_id}", page="/console/admin")
-    run_worker(twilio_env)
+    run_worker_process(twilio_env)
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import PUBLIC, sign
+from tests.helpers import PUBLIC, sign
 
 WEBHOOKS = ["/voice", "/voice/step", "/voice/recording", "/voice/bridge", "/voice/bridge/dialed",
             "/voice/bridge/status", "/sms"]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hotline import create_app
 from hotline.cli import main
 from hotline.state.store import EmbeddedRedis, free_port
-from tests.conftest import PUBLIC, SECRET, TOKEN, sms_post, sms_replies, twilio_post
+from tests.helpers import PUBLIC, SECRET, TOKEN, sms_post, sms_replies, twilio_post
 
 
 def ask_by_voice(client, number: str, call: str) -> str:
@@ -72,8 +72,7 @@ def test_redis_down_mid_run_loses_no_callback_request(tmp_path):
         server.stop()
 
 
-def test_spool_replay_cut_short_creates_nothing_twice(app):
-    services = app.extensions["hotline"]
+def test_spool_replay_cut_short_creates_nothing_twice(services):
     for i in range(3):
         services.spool.append({"ref": f"55555{i}", "number": services.privacy.encrypt(
             f"+3247020000{i}"), "lang": "fr", "topic": "cpas", "note": "", "confirm": ""})

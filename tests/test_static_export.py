@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from hotline.cli import main
 from hotline.content.ivr import load_content
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://static.example.org/hotline"
 KEYS = {"*": "star", "#": "hash", "": "silence"}
 
