@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -56,8 +57,11 @@ def test_security_headers(app, services, client):
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
     assert page.headers["X-Content-Type-Options"] == "nosniff"
-    assert "<style" not in page.get_data(as_text=True)
-    assert client.get("/static/console.css").status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<style" not in html
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)
+    assert stylesheet == "/console/static/console.css"  # the console blueprint's static folder
+    assert client.get(stylesheet).status_code == 200
 
 
 def test_admin_sees_who_saw_which_number(app, services):
