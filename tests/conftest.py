@@ -23,6 +23,43 @@ from tests.helpers import (
 )
 
 
+def _content_files(root: Path) -> list[tuple[str, int, int]]:
+    """Name, modification time and size of every content file under `root`."""
+    files = [p for folder in ("ivr_scripts", "sms_templates") for p in (root / folder).glob("*")]
+    return sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shipped_content_loaded_once():
+    """Apps and workers built on the shipped content (which no test edits: they edit a copy)
+    share one loaded and validated copy of it instead of parsing every YAML file again; an app
+    on a content copy loads its own. The loaders themselves are tested on their own."""
+    from hotline import services as wiring
+
+    load_content, load_sms_content = wiring.load_content, wiring.load_sms_content
+    loaded: dict[str, object] = {}
+
+    def content_once(root):
+        if Path(root).resolve() != ROOT:
+            return load_content(root)
+        if loaded.get("files") != _content_files(ROOT):  # edited during the run: load again
+            loaded.clear()
+            loaded.update(files=_content_files(ROOT), content=load_content(root))
+        return loaded["content"]
+
+    def sms_once(content):
+        if content is not loaded.get("content"):
+            return load_sms_content(content)
+        if "sms" not in loaded:
+            loaded["sms"] = load_sms_content(content)
+        return loaded["sms"]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wiring, "load_content", content_once)
+        patch.setattr(wiring, "load_sms_content", sms_once)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def empty_audio_cache(request: pytest.FixtureRequest, tmp_path: Path,
                       monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,12 +85,34 @@ def redis_db(redis_server: EmbeddedRedis) -> redis.Redis:
     return client
 
 
-@pytest.fixture
-def sandbox():
-    server = TwilioSandbox(ACCOUNT, TOKEN)
+class Sandbox(TwilioSandbox):
+    """The Twilio sandbox, with a way to forget what it received between tests."""
+
+    def reset(self) -> None:
+        """Nothing received, no failure planned, no delay."""
+        with self._lock:
+            self.messages.clear()
+            self.calls.clear()
+            self.deleted_recordings.clear()
+            self._failures.clear()
+            self.requests = 0
+        self.delay_seconds = 0.0
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """One Twilio sandbox for the session (stopping one waits for its server loop's poll)."""
+    server = Sandbox(ACCOUNT, TOKEN)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox) -> Sandbox:
+    """The Twilio sandbox, empty at the start of each test."""
+    sandbox_server.reset()
+    return sandbox_server
 
 
 @pytest.fixture
