@@ -3,9 +3,11 @@ them, reading TwiML, the console's forms, content edits, and running the RQ queu
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from rq import Queue, SimpleWorker
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,6 +157,59 @@ def edit(path: Path, change: Callable[[Any], Any]) -> None:
 
 
 # --- the RQ queue -------------------------------------------------------------------------------
+
+
+class _WorkerOutput(logging.Handler):
+    """What a `hotline worker` process prints: RQ's worker log from INFO up (its own handler),
+    any other record from WARNING up (Python's last-resort handler; the worker configures no
+    logging)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        shown = logging.INFO if record.name.startswith("rq.worker") else logging.WARNING
+        if record.levelno >= shown and not any(r is record for r in self.records):
+            self.records.append(record)
+
+    @property
+    def lines(self) -> list[str]:
+        return [self.format(record) for record in self.records]
+
+
+def run_jobs(env: dict[str, str]) -> list[str]:
+    """Work the `hotline` queue until it is empty, as `hotline worker --burst` does with the
+    environment `env` (services built from it, the scheduler's due jobs enqueued first), but in
+    this process: RQ's SimpleWorker, on the real Redis, the jobs calling the Twilio sandbox.
+    Returns the log lines the worker process would have printed, after checking that none holds
+    MOBILE in clear."""
+    from hotline import settings as config
+    from hotline.callbacks.outbox import QUEUE
+    from hotline.services import build_services
+    from workers import jobs
+
+    found = build_services(config.from_environment({**os.environ, **env}))
+    output = _WorkerOutput()
+    loggers = [logging.getLogger(), logging.getLogger("rq.worker")]
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    own_services = jobs.services
+    jobs.services = lambda: found  # what `hotline worker` builds once, before it forks
+    for logger in loggers:
+        logger.addHandler(output)
+    try:
+        SimpleWorker([Queue(QUEUE, connection=found.redis)], connection=found.redis).work(
+            burst=True, with_scheduler=True, logging_level="INFO")
+    finally:
+        jobs.services = own_services
+        for logger in loggers:
+            logger.removeHandler(output)
+        for sig, handler in handlers.items():  # the worker installed its own
+            signal.signal(sig, handler)
+    lines = output.lines
+    assert not [line for line in lines if MOBILE in line], "the worker logged a number in clear"
+    return lines
 
 
 def run_worker_process(env: dict[str, str]) -> None:

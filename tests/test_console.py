@@ -1,5 +1,5 @@
-"""The console over HTTP: logins, CSRF, who sees a number, outcomes; the bridging call placed by a
-real worker through the Twilio sandbox; the maintenance job (claim expiry, wait alerts)."""
+"""The console over HTTP: logins, CSRF, who sees a number, outcomes; the bridging call placed by an
+RQ job through the Twilio sandbox; the maintenance job (claim expiry, wait alerts)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.helpers import (
     csrf,
     log_in,
     post,
-    run_worker_process,
+    run_jobs,
     twilio_post,
     waiting_ticket,
 )
@@ -111,7 +111,7 @@ def test_call_button_rings_the_mediator_then_dials_the_caller(app, services, med
     ref = page.rsplit("/", 1)[1]
     post(client, f"{page}/call", {"nonce": "abc"}, page=page)
     post(client, f"{page}/call", {"nonce": "abc"}, page=page)  # a double click: one call
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert len(sandbox.calls) == 1
     placed = sandbox.calls[0]
     assert placed["to"] == AMINA_PHONE and placed["from"] == HOTLINE_NUMBER
@@ -144,7 +144,7 @@ def test_maintenance_job_returns_expired_claims_and_alerts(app, services, mediat
     other = services.callbacks.request("k2", services.privacy.encrypt("+32470111222"), "ar",
                                        "amu", now=time.time() - 7200)[0]
     Queue("hotline", connection=services.redis).enqueue("workers.jobs.maintenance")
-    run_worker_process({**twilio_env, "HOTLINE_OPENING_HOURS": "mon-sun 00:00-23:59",
+    run_jobs({**twilio_env, "HOTLINE_OPENING_HOURS": "mon-sun 00:00-23:59",
                 "HOTLINE_TIMEZONE": "UTC"})
     assert services.callbacks.get(ref).status == "waiting"
     alerts = [m for m in sandbox.messages if m["to"] == AMINA_PHONE]

@@ -18,7 +18,7 @@ from tests.helpers import (
     csrf,
     log_in,
     post,
-    run_worker_process,
+    run_jobs,
     waiting_ticket,
 )
 
@@ -83,7 +83,7 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     services.config["RETRY_MAX"] = 0
     sandbox.fail_next(1, status=503)
     outbox.queue_sms(services, MOBILE, "hello", "admin-retry")
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     boss = app.test_client()
     log_in(boss, "boss")
     page = boss.get("/console/admin", **HTTPS).get_data(as_text=True)
@@ -91,7 +91,7 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     queue = Queue("hotline", connection=services.redis)
     (job_id,) = FailedJobRegistry(queue=queue).get_job_ids()
     post(boss, f"/console/admin/retry/{job_id}", page="/console/admin")
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
 

@@ -18,7 +18,7 @@ from tests.helpers import (
     MOBILE,
     log_in,
     post,
-    run_worker_process,
+    run_jobs,
     sms_post,
     sms_replies,
     twilio_post,
@@ -90,7 +90,7 @@ def test_no_number_in_clear_after_an_end_to_end_run(app, services, mediators, sa
     post(console, "/console/take")
     console.get(f"/console/ticket/{ref}", base_url="https://localhost")
     sms_post(client, "VOLGENDE", number="+32470999777")  # bram (nl) by SMS
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert len(sandbox.messages) == 2  # the item by SMS, the callback confirmation
     values = every_value(services.redis)
     values += [body.encode() for body in services.rendered.values()]  # kept TwiML documents
@@ -115,7 +115,7 @@ def test_forget_erases_everything_about_the_number(app, services, sandbox, twili
     assert services.redis.keys(f"*{n}*") == []
     assert services.callbacks.get(ref) is None and services.callbacks.waiting("fr") == []
     assert services.callbacks.history(ref) == []
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.deleted_recordings == ["RE" + "3" * 32]
     # A new first contact: no language remembered.
     assert sms_replies(sms_post(client, "1")) == [services.sms.welcome()]
@@ -134,7 +134,7 @@ def test_voice_messages_of_closed_tickets_are_deleted_after_retention(services, 
     services.callbacks.attach_voice(ref, f"{sandbox.base_url}/x/Recordings/RE{'4' * 32}")
     services.callbacks.close(ref, "cancelled", now=1000)
     Queue("hotline", connection=services.redis).enqueue("workers.jobs.maintenance")
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.deleted_recordings == ["RE" + "4" * 32]  # 30 days after 1970: long due
 
 

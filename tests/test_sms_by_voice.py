@@ -1,5 +1,6 @@
 """'Send me this by SMS' from the voice line: the webhook queues, a real RQ worker sends through
-the twilio library to a local server that answers as Twilio's Messages API does."""
+the twilio library to a local server that answers as Twilio's Messages API does (the first test
+starts the `hotline worker` process; the others work the queue with RQ in this process)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tests.helpers import (
     CALL,
     HOTLINE_NUMBER,
     MOBILE,
+    run_jobs,
     run_worker_process,
     sms_post,
     twilio_post,
@@ -42,21 +44,21 @@ def test_item_is_sent_by_a_real_worker(services, client, sandbox, twilio_env, re
 def test_pressing_twice_in_one_call_sends_once(client, sandbox, twilio_env):
     press_sms(client)
     press_sms(client)
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert len(sandbox.messages) == 1
     press_sms(client, call_sid="CA" + "9" * 32)  # another call: another SMS
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert len(sandbox.messages) == 2
 
 
 def test_nothing_is_sent_to_an_opted_out_number(client, sandbox, twilio_env):
     sms_post(client, "STOP")
     press_sms(client)
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.messages == []
     sms_post(client, "START")
     press_sms(client, call_sid="CA" + "8" * 32)
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert len(sandbox.messages) == 1
 
 

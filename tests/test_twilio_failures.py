@@ -12,7 +12,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from hotline.callbacks import outbox
-from tests.helpers import BIN, MOBILE, ROOT, run_worker_process
+from tests.helpers import BIN, MOBILE, ROOT, run_jobs
 
 ADMIN_PHONE = "+32470999111"
 
@@ -20,7 +20,7 @@ ADMIN_PHONE = "+32470999111"
 def test_failures_are_retried_and_the_message_sent_once(services, sandbox, twilio_env):
     sandbox.fail_next(2, status=500)
     outbox.queue_sms(services, MOBILE, "hello", "retry-test")
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.requests == 3
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
@@ -38,7 +38,7 @@ def test_too_many_failures_land_in_the_failed_list_without_the_number(services, 
     services.config["RETRY_MAX"] = 2
     sandbox.fail_next(3, status=429)
     outbox.queue_sms(services, MOBILE, "hello", "give-up")
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.requests == 3 and sandbox.messages == []
     failed = FailedJobRegistry(queue=Queue("hotline", connection=services.redis))
     (job_id,) = failed.get_job_ids()
@@ -48,7 +48,7 @@ def test_too_many_failures_land_in_the_failed_list_without_the_number(services, 
     assert "470123456" not in error
     # An admin retries it once Twilio works again.
     failed.requeue(job_id)
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
 
@@ -73,7 +73,7 @@ def test_worker_killed_mid_send_still_sends_exactly_once(services, sandbox, twil
     assert started.count == 1
     time.sleep(1.1)  # the claim is now stale
     started.cleanup(timestamp=time.time() + 3600)  # what a living worker does after a while
-    run_worker_process(twilio_env | {"HOTLINE_SEND_STALE_SECONDS": "1"})
+    run_jobs(twilio_env | {"HOTLINE_SEND_STALE_SECONDS": "1"})
     assert [m["body"] for m in sandbox.messages] == ["only once"]
     assert services.redis.get("out:sms:kill-test").decode() == sandbox.messages[0]["sid"]
 
@@ -81,7 +81,7 @@ def test_worker_killed_mid_send_still_sends_exactly_once(services, sandbox, twil
 def test_a_stale_claim_with_nothing_sent_is_sent(services, sandbox, twilio_env):
     services.redis.set("out:sms:lost", f"sending:{time.time() - 600!r}")
     outbox.queue_sms(services, MOBILE, "after a crash before sending", "lost")
-    run_worker_process(twilio_env)
+    run_jobs(twilio_env)
     assert [m["body"] for m in sandbox.messages] == ["after a crash before sending"]
 
 
@@ -90,7 +90,7 @@ def test_daily_sms_cap_stops_sending_and_alerts_admins(services, sandbox, twilio
                            role="admin")
     for i in range(3):
         outbox.queue_sms(services, MOBILE, f"message {i}", f"cap-{i}")
-    run_worker_process({**twilio_env, "HOTLINE_SMS_DAILY_CAP": "2", "HOTLINE_RETRY_MAX": "0"})
+    run_jobs({**twilio_env, "HOTLINE_SMS_DAILY_CAP": "2", "HOTLINE_RETRY_MAX": "0"})
     to_caller = [m["body"] for m in sandbox.messages if m["to"] == MOBILE]
     assert to_caller == ["message 0", "message 1"]
     alerts = [m["body"] for m in sandbox.messages if m["to"] == ADMIN_PHONE]
