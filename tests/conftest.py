@@ -3,11 +3,13 @@ The helpers they use, and the test settings, are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from hotline import create_app
 from hotline.state.store import EmbeddedRedis
@@ -21,6 +23,15 @@ from tests.helpers import (
     TOKEN,
     add_mediators,
 )
+
+# Hypothesis: "ci" runs each property test's full count of examples (tests.helpers.examples),
+# "quick" at most 25 of each. `.ci/run` selects "ci" (HYPOTHESIS_PROFILE); otherwise CI=true
+# does, and a developer's run is quick.
+settings.register_profile("ci", deadline=None, print_blob=True, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("quick", settings.get_profile("ci"), max_examples=25)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or (
+    "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "quick"))
 
 
 def _content_files(root: Path) -> list[tuple[str, int, int]]:

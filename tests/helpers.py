@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from hypothesis import settings
 from rq import Queue, SimpleWorker
 from twilio.request_validator import RequestValidator
 
@@ -35,6 +36,16 @@ CALL = {
     "To": "+32000000001",
     "CallStatus": "in-progress",
 }
+
+
+# --- property tests ---------------------------------------------------------------------------
+
+
+def examples(full: int) -> int:
+    """How many examples a property test tries: `full` under the "ci" Hypothesis profile (what
+    `.ci/run` selects), the current profile's smaller max_examples otherwise (see conftest)."""
+    profile = settings.get_current_profile_name()
+    return full if profile == "ci" else min(full, settings.get_profile(profile).max_examples)
 
 
 # --- Twilio's side: signed webhooks, TwiML --------------------------------------------------

@@ -8,10 +8,10 @@ import threading
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import MOBILE, PUBLIC, ROOT, sign, sms_post, sms_replies
+from tests.helpers import MOBILE, PUBLIC, ROOT, examples, sign, sms_post, sms_replies
 
 KEYWORDS = yaml.safe_load((ROOT / "sms_templates/keywords.yaml").read_text())["keywords"]
 OTHER = "+32470123457"
@@ -201,8 +201,7 @@ BODIES = st.one_of(
 )
 
 
-@settings(max_examples=2000, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(2000))
 @given(body=BODIES, n=st.integers(0, 9_999_999))
 def test_random_bodies_always_get_valid_twiml(client, body, n):
     replies = sms_replies(sms_post(client, body, number=f"+3247{n:07d}"))
