@@ -175,3 +175,27 @@ def content_copy(tmp_path: Path) -> Path:
         if (ROOT / folder).exists():
             shutil.copytree(ROOT / folder, tmp_path / folder)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def english_site_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A content copy with the offline engine only (espeak-ng), its English prompts rendered
+    into its audio_cache/ once for the session. Tests use a copy of it (`english_site`)."""
+    from hotline.audio.build import build
+    from hotline.content.ivr import load_content
+    from tests.test_audio_support import offline_config
+
+    root = tmp_path_factory.mktemp("english-site")
+    for folder in ("ivr_scripts", "sms_templates"):
+        shutil.copytree(ROOT / folder, root / folder)
+    offline_config(root)
+    report = build(load_content(root), root / "audio_cache", langs=["en"])
+    assert report.failed == [] and report.rendered == {"espeak-ng": report.prompts}
+    return root
+
+
+@pytest.fixture
+def english_site(english_site_built: Path, tmp_path: Path) -> Path:
+    """A writable copy of `english_site_built` (content and audio cache) for one test."""
+    shutil.copytree(english_site_built, tmp_path / "site")
+    return tmp_path / "site"

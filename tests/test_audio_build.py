@@ -70,12 +70,9 @@ def test_a_build_with_nothing_to_do_renders_and_writes_nothing(built):
 
 
 @pytest.fixture
-def small(content_copy):
+def small(english_site):
     """A content copy with offline engines and its English audio built."""
-    offline_config(content_copy)
-    audio = content_copy / "audio_cache"
-    build(load_content(content_copy), audio, langs=["en"])
-    return content_copy, audio
+    return english_site, english_site / "audio_cache"
 
 
 def test_an_edited_prompt_is_rendered_again_and_the_lookup_follows_the_text(small):
