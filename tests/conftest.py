@@ -71,6 +71,23 @@ def shipped_content_loaded_once():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Mediators' passwords are hashed with argon2id at its lowest cost in tests. The production
+    cost (argon2-cffi's defaults: 64 MiB, 3 passes) takes 0.1-0.5 s a hash on this machine and
+    the console tests make several per test; what they check (an argon2 hash is stored, the
+    right password opens, a wrong one is refused and counted) does not depend on the cost, the
+    way Django's test settings swap in a fast password hasher."""
+    from argon2 import PasswordHasher
+
+    from hotline.console import mediators
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mediators, "_hasher", PasswordHasher(time_cost=1, memory_cost=8,
+                                                           parallelism=1))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def empty_audio_cache(request: pytest.FixtureRequest, tmp_path: Path,
                       monkeypatch: pytest.MonkeyPatch) -> None:
