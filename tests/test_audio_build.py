@@ -44,6 +44,7 @@ def built(tmp_path_factory):
     return load_content(root), audio, report
 
 
+@pytest.mark.slow
 def test_every_prompt_of_every_language_is_a_valid_telephone_file(built):
     content, audio, report = built
     prompts = prompts_of(content)
@@ -60,6 +61,7 @@ def test_every_prompt_of_every_language_is_a_valid_telephone_file(built):
         assert AudioLibrary(audio).find(prompt.lang, prompt.text) == entry["file"]
 
 
+@pytest.mark.slow
 def test_a_build_with_nothing_to_do_renders_and_writes_nothing(built):
     # (its duration is measured by `make bench`, not asserted here)
     content, audio, _ = built
@@ -116,6 +118,7 @@ def test_pruning_one_language_leaves_the_others_alone(small):
     assert len(read_manifest(audio)) == len(prompts_of(load_content(root), ["en", "fr"]))
 
 
+@pytest.mark.slow
 def test_parallel_and_serial_builds_list_the_same_files(content_copy, tmp_path):
     offline_config(content_copy)
     content = load_content(content_copy)
@@ -159,6 +162,7 @@ def test_manifest_writes_are_atomic_for_concurrent_writers_and_readers(tmp_path)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
 
+@pytest.mark.slow
 def test_an_offline_build_keeps_a_better_engines_rendering_and_an_online_one_upgrades(
         content_copy, tmp_path, monkeypatch):
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):

@@ -20,6 +20,7 @@ from tests.test_audio_support import check_telephone_wav, offline_config, set_pr
 from workers.audio import QUEUE, queue_rebuild
 
 
+@pytest.mark.slow
 def test_a_rebuild_job_changes_what_the_running_web_plays(content_copy, redis_db, redis_server):
     offline_config(content_copy)
     audio_root = content_copy / "audio_cache"
@@ -69,6 +70,7 @@ def worker(redis_server, redis_db):
     process.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_build_through_rq_workers(content_copy, redis_server, worker):
     offline_config(content_copy)
     set_prompt(content_copy, "fr", "main_intro", "Le menu principal.")

@@ -26,6 +26,7 @@ def press_sms(client, number: str = MOBILE, call_sid: str = CALL["CallSid"]):
     return root.find("Gather")[0].text
 
 
+@pytest.mark.slow
 def test_item_is_sent_by_a_real_worker(services, client, sandbox, twilio_env, redis_db):
     said = press_sms(client)
     assert said == services.content.text("en", "sms_sent")

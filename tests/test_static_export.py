@@ -16,6 +16,7 @@ from tests.helpers import ROOT
 
 BASE = "https://static.example.org/hotline"
 KEYS = {"*": "star", "#": "hash", "": "silence"}
+pytestmark = pytest.mark.slow  # the export writes every menu position of every language
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
@@ -52,6 +53,7 @@ def test_too_many_failures_land_in_the_failed_list_without_the_number(services, 
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_send_still_sends_exactly_once(services, sandbox, twilio_env):
     sandbox.delay_seconds = 30  # Twilio has the message, but the worker never hears back
     outbox.queue_sms(services, MOBILE, "only once", "kill-test")
