@@ -4,7 +4,6 @@ RQ job through the Twilio sandbox; the maintenance job (claim expiry, wait alert
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,6 +22,7 @@ from tests.helpers import (
     post,
     run_jobs,
     twilio_post,
+    twiml,
     waiting_ticket,
 )
 
@@ -121,7 +121,7 @@ def test_call_button_rings_the_mediator_then_dials_the_caller(app, services, med
     parts = urlsplit(placed["url"])
     path = f"{parts.path}?{parts.query}"
     response = twilio_post(app.test_client(), path, {"CallSid": placed["sid"]})
-    dial = ET.fromstring(response.get_data()).find("Dial")
+    dial = twiml(response).find("Dial")
     assert dial.get("callerId") == HOTLINE_NUMBER
     assert dial.find("Number").text == MOBILE
     # Status callbacks, retried: one event each.
@@ -133,7 +133,7 @@ def test_call_button_rings_the_mediator_then_dials_the_caller(app, services, med
     # Someone else's bridge URL is refused.
     response = twilio_post(app.test_client(), f"/voice/bridge?ref={ref}&m=bram",
                            {"CallSid": placed["sid"]})
-    assert ET.fromstring(response.get_data()).find("Dial") is None
+    assert twiml(response).find("Dial") is None
 
 
 def test_maintenance_job_returns_expired_claims_and_alerts(app, services, mediators, sandbox,
