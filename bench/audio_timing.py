@@ -12,16 +12,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.stack import BIN, PROJECT_ROOT
 
-# `hotline audio ...` when the command is registered; else the same click group, run directly.
-DIRECT = [sys.executable, "-c", "import sys; from hotline.audio.cli import audio; "
-          "sys.argv[0] = 'hotline audio'; audio()"]
+COMMAND = [str(BIN / "hotline"), "audio", "build", "--offline"]
 
 
 @dataclass
@@ -36,30 +33,12 @@ class BuildTiming:
 
 @dataclass
 class AudioTimings:
-    available: bool
-    how: str  # how it was invoked, or why it could not be
+    how: str  # how it was invoked
     builds: list[BuildTiming]
-
-
-def audio_command() -> tuple[list[str] | None, str]:
-    """The command prefix for `audio build`, and a sentence saying which one it is."""
-    probe = subprocess.run([str(BIN / "hotline"), "audio", "--help"], capture_output=True,
-                           text=True, timeout=60, cwd=PROJECT_ROOT)
-    if probe.returncode == 0:
-        return [str(BIN / "hotline"), "audio"], "`hotline audio build`"
-    direct = subprocess.run([*DIRECT, "--help"], capture_output=True, text=True, timeout=60,
-                            cwd=PROJECT_ROOT)
-    if direct.returncode == 0:
-        return DIRECT, ("`hotline audio` is not registered in the `hotline` command yet; the "
-                        "same click group (`hotline.audio.cli.audio`) was run directly")
-    return None, "there is no `hotline audio build` command (nor `hotline.audio.cli`)"
 
 
 def run(audio_root: Path, timeout: float = 300) -> AudioTimings:
     """Build into the empty `audio_root` (full), then again (no-op)."""
-    command, how = audio_command()
-    if command is None:
-        return AudioTimings(False, how, [])
     if audio_root.exists():
         shutil.rmtree(audio_root)
     audio_root.mkdir(parents=True)
@@ -67,18 +46,16 @@ def run(audio_root: Path, timeout: float = 300) -> AudioTimings:
     if recordings.is_dir():
         shutil.copytree(recordings, audio_root / "recordings")
     env = {**os.environ, "HOTLINE_AUDIO_ROOT": str(audio_root)}
-    shown = "hotline audio" if command[0].endswith("hotline") else "python -c '…audio_cli.audio()'"
     builds = []
     for label in ("full offline build, all languages", "no-op incremental build, all languages"):
-        args = [*command, "build", "--offline"]
         started = time.perf_counter()
-        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env,
+        done = subprocess.run(COMMAND, capture_output=True, text=True, timeout=timeout, env=env,
                               cwd=PROJECT_ROOT)
         wall = time.perf_counter() - started
         lines = [line for line in done.stdout.splitlines() if line.strip()]
         summary = lines[0] if lines else (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         own = re.search(r"\(([\d.]+) s\)", summary)
-        builds.append(BuildTiming(label, f"HOTLINE_AUDIO_ROOT=<bench cache> {shown} build "
-                                         f"--offline", wall, float(own.group(1)) if own else None,
+        builds.append(BuildTiming(label, "HOTLINE_AUDIO_ROOT=<bench cache> hotline audio build "
+                                         "--offline", wall, float(own.group(1)) if own else None,
                                   summary, done.returncode))
-    return AudioTimings(True, how, builds)
+    return AudioTimings("`hotline audio build`", builds)

@@ -9,12 +9,14 @@ for a fixed time and records every request's latency, connect time included.
 from __future__ import annotations
 
 import asyncio
-import math
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
+
+import numpy
 
 TIMEOUT_SECONDS = 10.0
 
@@ -120,8 +122,8 @@ class LoopResult:
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time during the loop: the client's cost
     latencies: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
+    statuses: Counter[int] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> int:
@@ -129,16 +131,14 @@ class LoopResult:
 
     @property
     def errors(self) -> int:
-        return sum(n for s, n in self.statuses.items() if s != 200) + sum(self.failures.values())
+        return self.statuses.total() - self.ok + self.failures.total()
 
     def merge(self, other: LoopResult) -> None:
         self.seconds += other.seconds
         self.cpu_seconds += other.cpu_seconds
         self.latencies += other.latencies
-        for status, n in other.statuses.items():
-            self.statuses[status] = self.statuses.get(status, 0) + n
-        for kind, n in other.failures.items():
-            self.failures[kind] = self.failures.get(kind, 0) + n
+        self.statuses.update(other.statuses)
+        self.failures.update(other.failures)
 
 
 async def closed_loop(host: str, port: int, next_request: Callable[[], bytes],
@@ -154,12 +154,11 @@ async def closed_loop(host: str, port: int, next_request: Callable[[], bytes],
             try:
                 response = await connection.send(next_request())
             except (OSError, TimeoutError) as exc:
-                kind = type(exc).__name__
-                result.failures[kind] = result.failures.get(kind, 0) + 1
+                result.failures[type(exc).__name__] += 1
                 connection.close()
                 continue
             latencies.append(response.seconds)
-            statuses[response.status] = statuses.get(response.status, 0) + 1
+            statuses[response.status] += 1
         connection.close()
 
     cpu, started = time.process_time(), time.perf_counter()
@@ -170,8 +169,6 @@ async def closed_loop(host: str, port: int, next_request: Callable[[], bytes],
 
 
 def percentile(values: list[float], p: float) -> float:
-    """The p-th percentile (nearest rank) of `values`; 0.0 when there are none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered), math.ceil(p / 100 * len(ordered))) - 1)]
+    """The p-th percentile of `values` by nearest rank (the smallest value with at least p % of
+    them at or below it: numpy's "inverted_cdf"); 0.0 when there are none."""
+    return float(numpy.percentile(values, p, method="inverted_cdf")) if values else 0.0

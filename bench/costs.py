@@ -8,7 +8,6 @@ Only audio is counted: not the pauses Twilio leaves between prompts, nor the tim
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,19 +120,6 @@ class CallerTime:
     known_early: float
 
 
-def remembers() -> bool:
-    """Whether the engine can start a call in a remembered language: `incoming(content, lang)`."""
-    return "remembered" in inspect.signature(engine.incoming).parameters
-
-
-def _known(content: Content, lang: str, index: int) -> Turn:
-    """The first turn once the language is known: the remembered-language start when the engine
-    has one, else what follows choosing the language (the welcome and the main menu)."""
-    if remembers():
-        return engine.incoming(content, lang)  # type: ignore[call-arg]
-    return engine.respond(content, Position(LANGUAGE_MENU), str(index))
-
-
 def _walk(content: Content, turn: Turn, lang: str, path: Route,
           seconds: Durations) -> tuple[float, float]:
     """(in full, pressing at the option) seconds from `turn` along `path` to its item."""
@@ -162,7 +148,7 @@ def caller_times(content: Content, seconds: Durations) -> list[CallerTime]:
         chosen = engine.respond(content, Position(LANGUAGE_MENU), str(index))
         for path in item_paths(content):
             first_full, first_early = _walk(content, chosen, lang, path, seconds)
-            known_full, known_early = _walk(content, _known(content, lang, index), lang, path,
+            known_full, known_early = _walk(content, engine.incoming(content, lang), lang, path,
                                             seconds)
             out.append(CallerTime(lang, path.item, menu_full + first_full,
                                   menu_early + first_early, known_full, known_early))
@@ -175,8 +161,8 @@ def components(content: Content, seconds: Durations) -> dict[str, dict[str, tupl
     whole = sum(seconds(u) for u in menu.say)
     main = content.nodes[content.start]
     out = {}
-    for index, lang in enumerate(content.languages, 1):
-        turn = _known(content, lang, index)
+    for lang in content.languages:
+        turn = engine.incoming(content, lang)  # a call from a number whose language is known
         welcome = sum(seconds(u) for u in turn.say if u.key == "welcome")
         menu_seconds = sum(seconds(u) for u in turn.say if u.key != "welcome")
         subs = [sum(seconds(u) for u in engine.respond(content, Position(main.name, lang),

@@ -21,6 +21,7 @@ import itertools
 import random
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -47,8 +48,8 @@ MAINTENANCE_JOB = "hotline-maintenance"
 @dataclass
 class LoadResult:
     seconds: float = 0.0
-    latencies: dict[str, list[float]] = field(default_factory=dict)  # by kind of request
-    errors: dict[str, int] = field(default_factory=dict)             # by reason
+    latencies: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: Counter[str] = field(default_factory=Counter)            # by reason
     calls: int = 0
     line_hung_up: int = 0
     caller_hung_up: int = 0
@@ -70,10 +71,10 @@ class LoadResult:
     sandbox_sms: int = 0
 
     def record(self, kind: str, seconds: float) -> None:
-        self.latencies.setdefault(kind, []).append(seconds)
+        self.latencies[kind].append(seconds)
 
     def error(self, reason: str) -> None:
-        self.errors[reason] = self.errors.get(reason, 0) + 1
+        self.errors[reason] += 1
 
     @property
     def all_latencies(self) -> list[float]:

@@ -5,27 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import resource
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-TICKS = os.sysconf("SC_CLK_TCK")
+import psutil
 
 
 def describe() -> dict[str, str]:
     """CPU model, cores, memory, OS, Python, packages, date: the first table of the results."""
-    model = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    memory = "unknown"
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
     from hotline.state.store import redis_server_binary
 
     try:
@@ -35,11 +26,16 @@ def describe() -> dict[str, str]:
         redis_version = "unknown"
     packages = ", ".join(f"{name} {_version(name)}" for name in (
         "gunicorn", "flask", "werkzeug", "twilio", "redis", "rq"))
+    try:
+        os_name = platform.freedesktop_os_release().get("PRETTY_NAME", "unknown")
+    except OSError:
+        os_name = "unknown"
     return {
-        "CPU": model,
-        "cores": f"{os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})",
-        "memory": memory,
-        "OS": f"{platform.system()} {platform.release()} ({_os_name()})",
+        "CPU": _cpu_model(),
+        "cores": f"{psutil.cpu_count()} (usable by this process: "
+                 f"{len(psutil.Process().cpu_affinity())})",
+        "memory": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+        "OS": f"{platform.system()} {platform.release()} ({os_name})",
         "Python": f"{platform.python_implementation()} {platform.python_version()} "
                   f"({sys.executable})",
         "packages": f"{packages}, redis-server {redis_version}",
@@ -48,9 +44,19 @@ def describe() -> dict[str, str]:
     }
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (psutil does not give it; Linux's /proc/cpuinfo does)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or "unknown"
+    return next((line.split(":", 1)[1].strip() for line in lines
+                 if line.startswith("model name")), "unknown")
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def _version(name: str) -> str:
@@ -60,40 +66,22 @@ def _version(name: str) -> str:
         return "?"
 
 
-def _os_name() -> str:
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip('"')
-    except OSError:
-        pass
-    return "unknown"
-
-
 def process_cpu(pid: int, with_children: bool = False) -> float:
     """CPU seconds `pid` has used (plus its reaped children's); 0.0 when it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        used = psutil.Process(pid).cpu_times()
+    except psutil.Error:
         return 0.0
-    fields = stat[stat.rindex(")") + 2:].split()
-    ticks = int(fields[11]) + int(fields[12])
-    if with_children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / TICKS
+    return used.user + used.system + (
+        used.children_user + used.children_system if with_children else 0.0)
 
 
 def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / TICKS
-
-
-def own_cpu() -> float:
-    """CPU seconds this process (the load client) has used."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds the whole machine has been busy (all cores): everything but idle and I/O
+    wait (psutil's reading of /proc/stat)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0) - getattr(
+        times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
 
 
 @dataclass
@@ -103,6 +91,16 @@ class CpuSnapshot:
     wall: float
     machine: float
     roles: dict[str, float]
+
+
+def snapshot(roles: dict[str, float]) -> CpuSnapshot:
+    """Now, with the machine's busy time and the given roles' CPU seconds."""
+    return CpuSnapshot(time.monotonic(), machine_busy(), roles)
+
+
+def own_cpu() -> float:
+    """CPU seconds this process (the load client) has used."""
+    return time.process_time()
 
 
 def cpu_share(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:

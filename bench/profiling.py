@@ -15,6 +15,7 @@ imports.
 from __future__ import annotations
 
 import cProfile
+import importlib
 import io
 import json
 import os
@@ -58,24 +59,26 @@ class CaseProfile:
 
 
 # The components of a webhook request, each the cumulative time of the functions named
-# (file suffix, function names). Indented ones are part of the one above.
+# (module, function names): the module is imported to find its file, so a module that moved
+# fails the profile phase instead of silently counting nothing. Indented ones are part of the
+# one above.
 COMPONENTS = [
-    ("signature check (reads the form, HMAC-SHA1)", "hotline/signatures.py",
+    ("signature check (reads the form, HMAC-SHA1)", "hotline.twilio.signatures",
      ("is_signed_by_twilio",)),
-    ("Redis round trips (each command or pipeline)", "redis/client.py",
+    ("Redis round trips (each command or pipeline)", "redis.client",
      ("execute_command", "execute")),
-    ("caller details (phone number parsing, opening hours)", "hotline/voice.py", ("_caller",)),
-    ("voice engine (what to say next)", "hotline/engine.py", ("incoming", "respond")),
-    ("SMS engine (keyword matching, reply)", "hotline/sms_engine.py", ("reply",)),
-    ("TwiML rendering, in all", "hotline/twiml.py", ("render",)),
-    ("  of which audio lookup (manifest stat, text hash)", "hotline/audio.py", ("find",)),
-    ("  of which url_for for each audio file", "flask/helpers.py", ("url_for",)),
-    ("  of which XML building and serialisation (twilio.twiml)", "twilio/twiml/__init__.py",
-     ("to_xml",)),
-    ("SMS TwiML (twilio.twiml MessagingResponse)", "twilio/twiml/__init__.py", ("__str__",)),
+    ("caller details (phone number parsing, opening hours)", "hotline.twilio.voice",
+     ("_caller",)),
+    ("voice engine (what to say next)", "hotline.engine.voice", ("incoming", "respond")),
+    ("SMS engine (keyword matching, reply)", "hotline.engine.sms", ("reply",)),
+    ("TwiML rendering, in all", "hotline.twilio.twiml", ("render",)),
+    ("  of which audio lookup (manifest stat, text hash)", "hotline.audio.library", ("find",)),
+    ("  of which url_for for each audio file", "flask.helpers", ("url_for",)),
+    ("  of which XML building and serialisation (twilio.twiml)", "twilio.twiml", ("to_xml",)),
+    ("SMS TwiML (twilio.twiml MessagingResponse)", "twilio.twiml", ("__str__",)),
 ]
-VIEW = ("hotline/signatures.py", "checked")   # the decorated view: everything the app does
-WHOLE = ("flask/app.py", "wsgi_app")
+VIEW = ("hotline.twilio.signatures", "checked")   # the decorated view: everything the app does
+WHOLE = ("flask.app", "wsgi_app")
 
 
 def components(profile: cProfile.Profile) -> list[tuple[str, float]]:
@@ -83,12 +86,13 @@ def components(profile: cProfile.Profile) -> list[tuple[str, float]]:
     around the view; components under 1 % are left out."""
     stats = pstats.Stats(profile, stream=io.StringIO()).stats  # type: ignore[attr-defined]
 
-    def cumulative(suffix: str, names: tuple[str, ...]) -> float:
+    def cumulative(module: str, names: tuple[str, ...]) -> float:
+        path = importlib.import_module(module).__file__
         return sum(ct for (file, _, func), (_, _, _, ct, _) in stats.items()
-                   if func in names and file.replace("\\", "/").endswith(suffix))
+                   if func in names and file == path)
 
     whole = cumulative(WHOLE[0], (WHOLE[1],)) or 1.0
-    parts = [(label, cumulative(suffix, names) / whole) for label, suffix, names in COMPONENTS]
+    parts = [(label, cumulative(module, names) / whole) for label, module, names in COMPONENTS]
     if any(label.startswith("SMS engine") and share for label, share in parts):
         parts = [(label, share) for label, share in parts if not label.startswith("  of which XML")]
     else:

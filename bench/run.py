@@ -1,22 +1,11 @@
 """`make bench`: run every measurement of issue 7 and write bench/RESULTS.md.
 
-    .venv/bin/python -m bench.run
+    .venv/bin/python -m bench.run [options]      # --help lists them (or BENCH_* variables)
 
 In order: SMS cost; the audio build (full, then no-op) into a cache of the bench's own; caller
 time from those files; the callback queue on a Redis of its own; then `hotline run` (plus the
 baseline gunicorn) for the webhooks, their profile, the load and the RQ drain, and memory; then
-everything is stopped and the results are written. Settings (environment):
-
-    BENCH_LOAD_SECONDS   60     length of the load
-    BENCH_CALLERS        200    simulated callers during the load
-    BENCH_TEXTERS        20     simulated texters during the load
-    BENCH_CONNECTIONS    32     concurrent connections for the webhook figures
-    BENCH_SLICE_SECONDS  1.5    one timed slice (hotline or baseline) of one case
-    BENCH_ROUNDS         5      slices of each side per case, alternating
-    BENCH_DRAIN_SECONDS  45     how long to wait for the RQ queue to drain after the load
-    BENCH_TICKETS        10000  callback tickets waiting; BENCH_TAKERS 16 mediators taking them
-    BENCH_OUTPUT         bench/RESULTS.md
-    BENCH_KEEP           1: keep the work folder (logs, Redis data) instead of deleting it
+everything is stopped and the results are written.
 
 Loopback only; every process it starts is stopped, by id, before it exits, also on failure or
 Ctrl-C. Exit status 1 when a phase failed (the results say which), else 0: a missed target is a
@@ -25,6 +14,7 @@ finding, not a failure.
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import shutil
@@ -33,7 +23,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,35 +35,56 @@ from hotline.content.sms import load_sms_content
 
 @dataclass
 class Settings:
-    load_seconds: float = 60
+    """What `python -m bench.run --help` lists: an option each, or a BENCH_<NAME> variable."""
+
+    load_seconds: float = 60.0
     callers: int = 200
     texters: int = 20
     connections: int = 32
     slice_seconds: float = 1.5
     rounds: int = 5
     warmup_seconds: float = 0.5
-    drain_seconds: float = 45
+    drain_seconds: float = 45.0
     tickets: int = 10_000
     takers: int = 16
     output: Path = PROJECT_ROOT / "bench" / "RESULTS.md"
     keep: bool = False
 
     @classmethod
-    def from_environment(cls) -> Settings:
-        env = os.environ
-        return cls(
-            load_seconds=float(env.get("BENCH_LOAD_SECONDS", 60)),
-            callers=int(env.get("BENCH_CALLERS", 200)),
-            texters=int(env.get("BENCH_TEXTERS", 20)),
-            connections=int(env.get("BENCH_CONNECTIONS", 32)),
-            slice_seconds=float(env.get("BENCH_SLICE_SECONDS", 1.5)),
-            rounds=int(env.get("BENCH_ROUNDS", 5)),
-            drain_seconds=float(env.get("BENCH_DRAIN_SECONDS", 45)),
-            tickets=int(env.get("BENCH_TICKETS", 10_000)),
-            takers=int(env.get("BENCH_TAKERS", 16)),
-            output=Path(env.get("BENCH_OUTPUT") or PROJECT_ROOT / "bench" / "RESULTS.md"),
-            keep=env.get("BENCH_KEEP") == "1",
-        )
+    def parse(cls, argv: list[str] | None = None) -> Settings:
+        """Settings from the command line; an option's default is its BENCH_<NAME> variable
+        when that is set (BENCH_KEEP=1 for --keep), else the field's default."""
+        parser = argparse.ArgumentParser(
+            prog="python -m bench.run", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            description="Measure the hotline (make bench) and write bench/RESULTS.md.")
+        for f in fields(cls):
+            variable = f"BENCH_{f.name.upper()}"
+            given = os.environ.get(variable)
+            option, text = "--" + f.name.replace("_", "-"), f"{HELP[f.name]} [{variable}]"
+            if isinstance(f.default, bool):
+                parser.add_argument(option, action="store_true", help=text,
+                                    default=f.default if given is None else given == "1")
+            else:
+                kind = type(f.default)
+                parser.add_argument(option, type=kind, help=text,
+                                    default=f.default if given is None else kind(given))
+        return cls(**vars(parser.parse_args(argv)))
+
+
+HELP = {
+    "load_seconds": "length of the load",
+    "callers": "simulated callers during the load",
+    "texters": "simulated texters during the load",
+    "connections": "concurrent connections for the webhook figures",
+    "slice_seconds": "one timed slice (hotline or baseline) of one webhook case",
+    "rounds": "slices of each side per case, alternating",
+    "warmup_seconds": "untimed warm-up of each side of each case",
+    "drain_seconds": "how long to wait for the RQ queue to drain after the load",
+    "tickets": "callback tickets waiting",
+    "takers": "mediators taking them at once",
+    "output": "where to write the results",
+    "keep": "keep the work folder (logs, Redis data) instead of deleting it",
+}
 
 
 @dataclass
@@ -126,7 +137,7 @@ def phase(results: Results, name: str, work: Callable[[], None]) -> bool:
 
 
 def main() -> int:
-    settings = Settings.from_environment()
+    settings = Settings.parse()
     results = Results(settings)
     results.machine = machine.describe()
     workdir = Path(tempfile.mkdtemp(prefix="hotline-bench-"))

@@ -22,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import redis
 from rq import Worker
 
-from bench.machine import CpuSnapshot, machine_busy, own_cpu, process_cpu
+from bench.machine import CpuSnapshot, own_cpu, process_cpu, snapshot
 from hotline.state.store import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,73 +35,46 @@ HOST = "127.0.0.1"
 STOP_SECONDS = 30
 
 
-def _processes() -> list[tuple[int, int, int]]:
-    """(pid, parent pid, session id) of every process, from /proc/<pid>/stat."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        found.append((int(entry.name), int(fields[1]), int(fields[3])))
-    return found
-
-
 def children(pid: int) -> list[int]:
     """The process ids whose parent is `pid`."""
-    return sorted(p for p, parent, _ in _processes() if parent == pid)
+    try:
+        return sorted(child.pid for child in psutil.Process(pid).children())
+    except psutil.Error:
+        return []
 
 
 def session(sid: int) -> list[int]:
     """The process ids in session `sid` (everything a process started in its own session)."""
-    return sorted(p for p, _, s in _processes() if s == sid)
+    found = []
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError):
+            if os.getsid(pid) == sid:
+                found.append(pid)
+    return found
 
 
 def cmdline(pid: int) -> list[str]:
     """The command line of `pid` (empty when it is gone)."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return psutil.Process(pid).cmdline()
+    except psutil.Error:
         return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def _start_time(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
 def rss_mib(pid: int) -> float | None:
-    """VmRSS of `pid` in MiB, from /proc/<pid>/status; None when it is gone."""
+    """Resident memory (VmRSS) of `pid` in MiB; None when it is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
+        return psutil.Process(pid).memory_info().rss / 2**20
+    except psutil.Error:
         return None
-    return None
 
 
 def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    return Path(f"/proc/{pid}").exists() and not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2] == "Z"
 
 
 def wait_http(url: str, timeout: float, ready: Callable[[bytes], bool] | None = None) -> None:
@@ -230,8 +204,11 @@ class Stack:
     def rq_scheduler(self) -> int | None:
         """The worker's first child: `--with-scheduler` forks it at start; jobs come later."""
         worker = self.rq_worker()
-        found = children(worker) if worker else []
-        return min(found, key=_start_time) if found else None
+        try:
+            found = psutil.Process(worker).children() if worker else []
+        except psutil.Error:
+            return None
+        return min(found, key=lambda p: p.create_time()).pid if found else None
 
     def redis_server(self) -> int | None:
         if self.run is None:
@@ -302,7 +279,7 @@ class Stack:
         roles["`hotline run` and the sandbox"] = process_cpu(self.run.pid) if self.run else 0.0
         roles["baseline gunicorn"] = (process_cpu(self.bare.pid) + sum(
             process_cpu(p) for p in self.bare_workers())) if self.bare else 0.0
-        return CpuSnapshot(time.monotonic(), machine_busy(), roles)
+        return snapshot(roles)
 
     def stop(self) -> list[int]:
         """Stop everything; returns the ids of processes that had to be killed."""

@@ -14,8 +14,10 @@ The baseline request for a hotline request carries the same form and headers, to
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,17 +142,7 @@ class SmsStream:
 
 def cycle(items: list[bytes]) -> Callable[[], bytes]:
     """A request source that goes round `items`."""
-    iterator: Iterator[bytes] = iter(())
-
-    def take() -> bytes:
-        nonlocal iterator
-        try:
-            return next(iterator)
-        except StopIteration:
-            iterator = iter(items)
-            return next(iterator)
-
-    return take
+    return functools.partial(next, itertools.cycle(items))
 
 
 @dataclass

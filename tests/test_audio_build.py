@@ -28,7 +28,7 @@ from hotline.engine import callback as callback_flow
 from hotline.engine import voice as engine
 from hotline.engine.turns import Caller, Position
 from hotline.twilio.twiml import render
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.test_audio_support import (
     GoogleStub,
     check_telephone_wav,
@@ -51,6 +51,7 @@ def built(tmp_path_factory):
     return load_content(root), audio, report
 
 
+@pytest.mark.slow
 def test_every_prompt_of_every_language_is_a_valid_telephone_file(built):
     content, audio, report = built
     prompts = prompts_of(content, times=OPENING_TIMES)
@@ -67,6 +68,7 @@ def test_every_prompt_of_every_language_is_a_valid_telephone_file(built):
         assert AudioLibrary(audio).find(prompt.lang, prompt.text) == entry["file"]
 
 
+@pytest.mark.slow
 def test_a_build_with_nothing_to_do_renders_and_writes_nothing(built):
     # (its duration is measured by `make bench`, not asserted here)
     content, audio, _ = built
@@ -77,12 +79,9 @@ def test_a_build_with_nothing_to_do_renders_and_writes_nothing(built):
 
 
 @pytest.fixture
-def small(content_copy):
+def small(english_site):
     """A content copy with offline engines and its English audio built."""
-    offline_config(content_copy)
-    audio = content_copy / "audio_cache"
-    build(load_content(content_copy), audio, langs=["en"])
-    return content_copy, audio
+    return english_site, english_site / "audio_cache"
 
 
 def test_an_edited_prompt_is_rendered_again_and_the_lookup_follows_the_text(small):
@@ -126,6 +125,7 @@ def test_pruning_one_language_leaves_the_others_alone(small):
     assert len(read_manifest(audio)) == len(prompts_of(load_content(root), ["en", "fr"]))
 
 
+@pytest.mark.slow
 def test_parallel_and_serial_builds_list_the_same_files(content_copy, tmp_path):
     offline_config(content_copy)
     content = load_content(content_copy)
@@ -169,6 +169,7 @@ def test_manifest_writes_are_atomic_for_concurrent_writers_and_readers(tmp_path)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
 
+@pytest.mark.slow
 def test_an_offline_build_keeps_a_better_engines_rendering_and_an_online_one_upgrades(
         content_copy, tmp_path, monkeypatch):
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):

@@ -32,9 +32,17 @@ def record(root: Path, lang: str, key: str, text: str | None, voice: str = "en-g
 
 
 @pytest.fixture
-def site(content_copy):
+def fresh_site(content_copy):
+    """A content copy with the offline engine only, nothing rendered yet."""
     offline_config(content_copy)
     return content_copy
+
+
+@pytest.fixture
+def site(english_site):
+    """A content copy with the offline engine only, its English prompts already rendered: where
+    a CSO's recordings arrive (the first test covers a first build with a recording in it)."""
+    return english_site
 
 
 def build_en(root: Path):
@@ -48,7 +56,8 @@ def status_en(root: Path):
     return next(r for r in rows if r.lang == "en")
 
 
-def test_a_recording_plays_instead_of_the_rendered_file(site):
+def test_a_recording_plays_instead_of_the_rendered_file(fresh_site):
+    site = fresh_site
     welcome = load_content(site).text("en", "welcome")
     source = record(site, "en", "welcome", welcome)
     report = build_en(site)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,12 @@ from hotline import create_app
 from hotline.audio.build import read_manifest
 from hotline.audio.cli import audio
 from hotline.content.ivr import load_content
-from tests.conftest import PUBLIC, SECRET, TOKEN, twilio_post
+from tests.helpers import PUBLIC, SECRET, TOKEN, spoken
 from tests.test_audio_support import check_telephone_wav, offline_config, set_prompt
 from workers.audio import QUEUE, queue_rebuild
 
 
-def spoken(app, path: str, params: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """(verb, text or URL) of what one webhook answer says or plays."""
-    response = twilio_post(app.test_client(), path, params)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    root = ET.fromstring(response.get_data())
-    return [(e.tag, (e.text or "").strip()) for e in root.iter() if e.tag in ("Say", "Play")]
-
-
+@pytest.mark.slow
 def test_a_rebuild_job_changes_what_the_running_web_plays(content_copy, redis_db, redis_server):
     offline_config(content_copy)
     audio_root = content_copy / "audio_cache"
@@ -80,6 +72,7 @@ def worker(redis_server, redis_db):
     process.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_build_through_rq_workers(content_copy, redis_server, worker):
     offline_config(content_copy)
     set_prompt(content_copy, "fr", "headline", "Le menu principal.")

@@ -4,42 +4,25 @@ opening hours, the voice message, and mediators' SMS commands."""
 from __future__ import annotations
 
 import datetime as dt
-import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from rq import Queue
 
 from hotline import create_app
-from tests.conftest import MOBILE, PUBLIC, SECRET, TOKEN, sms_post, sms_replies, twilio_post
-
-MEDIATOR_PHONE = "+32470999888"
-
-
-def post_step(client, url: str, digits: str | None = None, number: str = MOBILE,
-              call: str = "CA" + "1" * 32) -> ET.Element:
-    params = {"From": number, "CallSid": call}
-    if digits is not None:
-        params["Digits"] = digits
-    response = twilio_post(client, urlsplit(url).path + "?" + urlsplit(url).query, params)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return ET.fromstring(response.get_data())
-
-
-def said(root: ET.Element) -> list[str]:
-    return [s.text or "" for s in root.iter("Say")]
-
-
-def next_url(root: ET.Element) -> str:
-    for verb in root.iter():
-        if verb.tag in ("Gather", "Record"):
-            return verb.get("action")
-    raise AssertionError("the line does not listen")
-
-
-@pytest.fixture
-def services(app):
-    return app.extensions["hotline"]
+from tests.helpers import (
+    AMINA_PHONE,
+    MOBILE,
+    PUBLIC,
+    SECRET,
+    TOKEN,
+    next_url,
+    post_step,
+    said,
+    sms_post,
+    sms_replies,
+    twilio_post,
+)
 
 
 def open_by_voice(client, number=MOBILE, topic="1", call="CA" + "1" * 32):
@@ -158,38 +141,32 @@ def test_zero_in_the_sms_menu_asks_for_a_callback(client, services):
     assert reply == services.sms.text("en", "cb_created", ref=services.callbacks.waiting("en")[0])
 
 
-@pytest.fixture
-def mediator(services):
-    return services.mediators.add("amina", "Amina", ["fr", "ar"], MEDIATOR_PHONE,
-                                  "correct horse battery")
-
-
-def test_mediator_sms_commands(client, services, mediator):
-    assert sms_replies(sms_post(client, "NEXT", number=MEDIATOR_PHONE)) == [
+def test_mediator_sms_commands(client, services, mediators):
+    assert sms_replies(sms_post(client, "NEXT", number=AMINA_PHONE)) == [
         "No ticket waiting in your languages."]
     sms_post(client, "AIDE")
     sms_post(client, "RAPPEL")
     ref = services.callbacks.waiting("fr")[0]
-    reply = sms_replies(sms_post(client, "suivant", number=MEDIATOR_PHONE))[0]
+    reply = sms_replies(sms_post(client, "suivant", number=AMINA_PHONE))[0]
     assert reply.startswith(f"Ticket {ref} (fr, other): call +32470123456")
-    assert sms_replies(sms_post(client, f"DONE {ref}", number=MEDIATOR_PHONE)) == [
+    assert sms_replies(sms_post(client, f"DONE {ref}", number=AMINA_PHONE)) == [
         f"Ticket {ref}: done."]
-    assert sms_replies(sms_post(client, f"DONE {ref}", number=MEDIATOR_PHONE)) == [
+    assert sms_replies(sms_post(client, f"DONE {ref}", number=AMINA_PHONE)) == [
         f"Ticket {ref}: ticket is done."]
-    assert sms_replies(sms_post(client, "hello", number=MEDIATOR_PHONE))[0].startswith(
+    assert sms_replies(sms_post(client, "hello", number=AMINA_PHONE))[0].startswith(
         "Commands:")
 
 
 def test_three_failed_attempts_make_it_unreachable_and_tell_the_caller(client, services,
-                                                                       mediator):
+                                                                       mediators):
     sms_post(client, "AIDE")
     sms_post(client, "RAPPEL")
     ref = services.callbacks.waiting("fr")[0]
     queue = Queue("hotline", connection=services.rq)
     before = queue.count
     for expected in ("waiting", "waiting", "unreachable"):
-        sms_post(client, "NEXT", number=MEDIATOR_PHONE)
-        assert sms_replies(sms_post(client, f"FAIL {ref}", number=MEDIATOR_PHONE)) == [
+        sms_post(client, "NEXT", number=AMINA_PHONE)
+        assert sms_replies(sms_post(client, f"FAIL {ref}", number=AMINA_PHONE)) == [
             f"Ticket {ref}: {expected}."]
     assert queue.count == before + 1
     job = queue.jobs[-1]

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from hotline.cli import main
 from hotline.content.budget import BUDGET, ENFORCED, caller_times, words
 from hotline.content.ivr import ContentError, load_content
 from hotline.content.sms import load_sms_content
-from tests.conftest import ROOT, twilio_post
-from tests.test_voice_webhooks import twiml
+from tests.helpers import ROOT, edit, twilio_post, twiml
 
 
 @pytest.fixture(scope="module")
 def content():
     return load_content(ROOT)
-
-
-def edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
 @pytest.mark.parametrize("lang", ENFORCED)

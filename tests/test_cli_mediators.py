@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from hotline.cli import main
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 
 
 def test_add_list_disable(redis_server, redis_db, tmp_path):

@@ -1,70 +1,36 @@
-"""The console over HTTP: logins, CSRF, who sees a number, outcomes; the bridging call placed by a
-real worker through the Twilio sandbox; the maintenance job (claim expiry, wait alerts)."""
+"""The console over HTTP: logins, CSRF, who sees a number, outcomes; the bridging call placed by an
+RQ job through the Twilio sandbox; the maintenance job (claim expiry, wait alerts)."""
 
 from __future__ import annotations
 
-import re
 import time
-import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
 import pytest
 from rq import Queue
 
-from tests.conftest import MOBILE, PUBLIC, sms_post, twilio_post
-from tests.test_sms_by_voice import HOTLINE_NUMBER, run_worker
-
-PASSWORD = "correct horse battery"
-AMINA_PHONE = "+32470999888"
-BRAM_PHONE = "+32470999777"
-REFERER = {"Referer": "https://localhost/console/"}  # Flask-WTF checks it over HTTPS
-
-
-def with_mediators(app):
-    """The app's services, with two mediators: amina (fr, ar) and bram (nl, fr)."""
-    found = app.extensions["hotline"]
-    found.mediators.add("amina", "Amina", ["fr", "ar"], AMINA_PHONE, PASSWORD)
-    found.mediators.add("bram", "Bram", ["nl", "fr"], BRAM_PHONE, PASSWORD)
-    return found
-
-
-@pytest.fixture
-def services(app):
-    return with_mediators(app)
-
-
-def browser(app):
-    return app.test_client()
-
-
-def csrf(client, path: str) -> str:
-    page = client.get(path, base_url="https://localhost").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def log_in(client, login: str) -> None:
-    token = csrf(client, "/console/login")
-    response = client.post("/console/login", data={"login": login, "password": PASSWORD,
-                                                   "csrf_token": token},
-                           base_url="https://localhost", headers=REFERER)
-    assert response.status_code == 302
-
-
-def post(client, path: str, data: dict[str, str] | None = None, page: str = "/console/"):
-    return client.post(path, data={**(data or {}), "csrf_token": csrf(client, page)},
-                       base_url="https://localhost", headers=REFERER)
-
-
-def waiting_ticket(app, services) -> str:
-    sms_post(app.test_client(), "AIDE")
-    sms_post(app.test_client(), "RAPPEL")
-    return services.callbacks.waiting("fr")[0]
+from tests.helpers import (
+    AMINA_PHONE,
+    HOTLINE_NUMBER,
+    HTTPS,
+    MOBILE,
+    PASSWORD,
+    PUBLIC,
+    REFERER,
+    csrf,
+    log_in,
+    post,
+    run_jobs,
+    twilio_post,
+    twiml,
+    waiting_ticket,
+)
 
 
 def taken_by_amina(app, services):
     """A waiting ticket, taken by amina in her console: (her client, the ticket's page path)."""
     ref = waiting_ticket(app, services)
-    client = browser(app)
+    client = app.test_client()
     log_in(client, "amina")
     post(client, "/console/take")
     return client, f"/console/ticket/{ref}"
@@ -73,61 +39,61 @@ def taken_by_amina(app, services):
 @pytest.mark.parametrize("path", ["/console/", "/console/ticket/123456",
                                   "/console/ticket/123456/voice"])
 def test_every_page_needs_a_login(client, path):
-    response = client.get(path, base_url="https://localhost")
+    response = client.get(path, **HTTPS)
     assert response.status_code == 302 and "/console/login" in response.headers["Location"]
 
 
-def test_forms_without_csrf_token_are_refused(client, services):
+def test_forms_without_csrf_token_are_refused(client, mediators):
     response = client.post("/console/login", data={"login": "amina", "password": PASSWORD},
-                           base_url="https://localhost", headers=REFERER)
+                           **HTTPS, headers=REFERER)
     assert response.status_code == 400
 
 
-def test_wrong_password_and_disabled_account(app, services):
-    client = browser(app)
+def test_wrong_password_and_disabled_account(app, services, mediators):
+    client = app.test_client()
     token = csrf(client, "/console/login")
     response = client.post("/console/login", data={"login": "amina", "password": "nope",
                                                    "csrf_token": token},
-                           base_url="https://localhost", headers=REFERER)
+                           **HTTPS, headers=REFERER)
     assert response.status_code == 401
     log_in(client, "amina")
-    assert client.get("/console/", base_url="https://localhost").status_code == 200
+    assert client.get("/console/", **HTTPS).status_code == 200
     services.mediators.disable("amina")
-    assert client.get("/console/", base_url="https://localhost").status_code == 302
+    assert client.get("/console/", **HTTPS).status_code == 302
 
 
-def test_session_cookie_is_secure_and_http_only(app, services):
-    client = browser(app)
+def test_session_cookie_is_secure_and_http_only(app, mediators):
+    client = app.test_client()
     token = csrf(client, "/console/login")
     response = client.post("/console/login", data={"login": "amina", "password": PASSWORD,
                                                    "csrf_token": token},
-                           base_url="https://localhost", headers=REFERER)
+                           **HTTPS, headers=REFERER)
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_take_next_shows_the_number_only_to_the_claimant(app, services):
+def test_take_next_shows_the_number_only_to_the_claimant(app, services, mediators):
     ref = waiting_ticket(app, services)
-    amina, bram = browser(app), browser(app)
+    amina, bram = app.test_client(), app.test_client()
     log_in(amina, "amina")
     log_in(bram, "bram")
-    page = amina.get("/console/", base_url="https://localhost").get_data(as_text=True)
+    page = amina.get("/console/", **HTTPS).get_data(as_text=True)
     assert "Français (fr)" in page
     response = post(amina, "/console/take")
     assert response.headers["Location"].endswith(f"/console/ticket/{ref}")
-    mine = amina.get(f"/console/ticket/{ref}", base_url="https://localhost").get_data(as_text=True)
+    mine = amina.get(f"/console/ticket/{ref}", **HTTPS).get_data(as_text=True)
     assert "+32470123456" in mine and "Call: ring my phone" in mine
-    theirs = bram.get(f"/console/ticket/{ref}", base_url="https://localhost").get_data(
+    theirs = bram.get(f"/console/ticket/{ref}", **HTTPS).get_data(
         as_text=True)
     assert "470123456" not in theirs and "Call: ring my phone" not in theirs
     assert post(bram, f"/console/ticket/{ref}/call", page=f"/console/ticket/{ref}").status_code \
         == 403
     response = post(bram, "/console/take")
-    followed = bram.get(response.headers["Location"], base_url="https://localhost")
+    followed = bram.get(response.headers["Location"], **HTTPS)
     assert "No ticket is waiting" in followed.get_data(as_text=True)
 
 
-def test_outcome_and_note(app, services):
+def test_outcome_and_note(app, services, mediators):
     client, page = taken_by_amina(app, services)
     ref = page.rsplit("/", 1)[1]
     post(client, f"{page}/note", {"text": "left a voicemail"}, page=page)
@@ -139,13 +105,13 @@ def test_outcome_and_note(app, services):
     assert post(client, f"{page}/outcome", {"outcome": "bogus"}, page=page).status_code == 400
 
 
-def test_call_button_rings_the_mediator_then_dials_the_caller(app, services, sandbox,
+def test_call_button_rings_the_mediator_then_dials_the_caller(app, services, mediators, sandbox,
                                                               twilio_env):
     client, page = taken_by_amina(app, services)
     ref = page.rsplit("/", 1)[1]
     post(client, f"{page}/call", {"nonce": "abc"}, page=page)
     post(client, f"{page}/call", {"nonce": "abc"}, page=page)  # a double click: one call
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert len(sandbox.calls) == 1
     placed = sandbox.calls[0]
     assert placed["to"] == AMINA_PHONE and placed["from"] == HOTLINE_NUMBER
@@ -155,7 +121,7 @@ def test_call_button_rings_the_mediator_then_dials_the_caller(app, services, san
     parts = urlsplit(placed["url"])
     path = f"{parts.path}?{parts.query}"
     response = twilio_post(app.test_client(), path, {"CallSid": placed["sid"]})
-    dial = ET.fromstring(response.get_data()).find("Dial")
+    dial = twiml(response).find("Dial")
     assert dial.get("callerId") == HOTLINE_NUMBER
     assert dial.find("Number").text == MOBILE
     # Status callbacks, retried: one event each.
@@ -167,17 +133,18 @@ def test_call_button_rings_the_mediator_then_dials_the_caller(app, services, san
     # Someone else's bridge URL is refused.
     response = twilio_post(app.test_client(), f"/voice/bridge?ref={ref}&m=bram",
                            {"CallSid": placed["sid"]})
-    assert ET.fromstring(response.get_data()).find("Dial") is None
+    assert twiml(response).find("Dial") is None
 
 
-def test_maintenance_job_returns_expired_claims_and_alerts(app, services, sandbox, twilio_env):
+def test_maintenance_job_returns_expired_claims_and_alerts(app, services, mediators, sandbox,
+                                                          twilio_env):
     ref = waiting_ticket(app, services)
     services.callbacks.take_next("amina", ["fr"])
     services.redis.zadd("cb:claims", {ref: time.time() - 1})      # the claim is overdue
     other = services.callbacks.request("k2", services.privacy.encrypt("+32470111222"), "ar",
                                        "amu", now=time.time() - 7200)[0]
     Queue("hotline", connection=services.rq).enqueue("workers.jobs.maintenance")
-    run_worker({**twilio_env, "HOTLINE_OPENING_HOURS": "mon-sun 00:00-23:59",
+    run_jobs({**twilio_env, "HOTLINE_OPENING_HOURS": "mon-sun 00:00-23:59",
                 "HOTLINE_TIMEZONE": "UTC"})
     assert services.callbacks.get(ref).status == "waiting"
     alerts = [m for m in sandbox.messages if m["to"] == AMINA_PHONE]

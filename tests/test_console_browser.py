@@ -11,14 +11,14 @@ import pytest
 from werkzeug.serving import make_server
 
 from hotline.callbacks.requests import open_request
-from tests.conftest import MOBILE
+from tests.helpers import MOBILE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     CHROMIUM is None,
     reason="no chromium: `apt-get install chromium` (as .ci/run does) to run the browser test",
-)
+)]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
@@ -35,8 +35,7 @@ def served(app):
     server.shutdown()
 
 
-def test_log_in_take_next_record_outcome_log_out(app, served):
-    services = app.extensions["hotline"]
+def test_log_in_take_next_record_outcome_log_out(services, served):
     services.mediators.add("amina", "Amina", ["fr", "ar"], "+32470999888",
                            "correct horse battery")
     ref, _ = open_request(services, MOBILE, "fr", "cpas", confirm_by_sms=False)

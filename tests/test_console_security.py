@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -9,17 +10,19 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from hotline.callbacks import outbox
-from tests.conftest import MOBILE
-from tests.test_console import PASSWORD, REFERER, csrf, log_in, post, waiting_ticket, with_mediators
-from tests.test_sms_by_voice import run_worker
+from tests.helpers import (
+    HTTPS,
+    MOBILE,
+    PASSWORD,
+    REFERER,
+    csrf,
+    log_in,
+    post,
+    run_jobs,
+    waiting_ticket,
+)
 
-HTTPS = {"base_url": "https://localhost"}
-
-
-@pytest.fixture
-def services(app):
-    return with_mediators(app)
-
+pytestmark = pytest.mark.usefixtures("mediators")  # amina and bram
 
 def try_password(client, password: str, login: str = "amina") -> int:
     token = csrf(client, "/console/login")
@@ -54,8 +57,11 @@ def test_security_headers(app, services, client):
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
     assert page.headers["X-Content-Type-Options"] == "nosniff"
-    assert "<style" not in page.get_data(as_text=True)
-    assert client.get("/console/static/console.css").status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<style" not in html
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)
+    assert stylesheet == "/console/static/console.css"  # the console blueprint's static folder
+    assert client.get(stylesheet).status_code == 200
 
 
 def test_admin_sees_who_saw_which_number(app, services):
@@ -77,7 +83,7 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     services.settings = services.settings.replace(retry_max=0)
     sandbox.fail_next(1, status=503)
     outbox.queue_sms(services, MOBILE, "hello", "admin-retry")
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     boss = app.test_client()
     log_in(boss, "boss")
     page = boss.get("/console/admin", **HTTPS).get_data(as_text=True)
@@ -85,7 +91,7 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     queue = Queue("hotline", connection=services.rq)
     (job_id,) = FailedJobRegistry(queue=queue).get_job_ids()
     post(boss, f"/console/admin/retry/{job_id}", page="/console/admin")
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
 

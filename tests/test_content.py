@@ -5,18 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from hotline import create_app
 from hotline.cli import main
 from hotline.content.ivr import ContentError, load_content
-
-
-def edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+from tests.helpers import ROOT, edit
 
 
 def problems(root: Path) -> list[str]:
@@ -26,7 +20,7 @@ def problems(root: Path) -> list[str]:
 
 
 def test_shipped_content_is_valid_and_complete():
-    content = load_content(Path(__file__).resolve().parent.parent)
+    content = load_content(ROOT)
     assert list(content.languages) == ["fr", "nl", "en", "ar", "uk", "prs", "ti"]
     assert {c: lang.status for c, lang in content.languages.items()} == dict.fromkeys(
         content.languages, "draft")  # nobody has reviewed a translation yet
@@ -39,7 +33,7 @@ def test_shipped_content_is_valid_and_complete():
 
 
 def test_unverified_amounts_carry_their_date_in_every_language():
-    content = load_content(Path(__file__).resolve().parent.parent)
+    content = load_content(ROOT)
     assert content.nodes["ris_amounts"].unverified
     for lang in content.languages:
         text = content.text(lang, "info_ris_amounts")

@@ -10,8 +10,8 @@ import yaml
 from hotline.content.ivr import LANGUAGE_MENU, load_content
 from hotline.engine import voice as engine
 from hotline.engine.voice import Position
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "voice_walks.yaml").read_text())
 
 

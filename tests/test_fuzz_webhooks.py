@@ -6,10 +6,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import PUBLIC, sign
+from tests.helpers import PUBLIC, examples, sign
 
 WEBHOOKS = ["/voice", "/voice/step", "/voice/recording", "/voice/bridge", "/voice/bridge/dialed",
             "/voice/bridge/status", "/sms"]
@@ -18,8 +18,7 @@ FIELDS = ["From", "To", "Body", "Digits", "CallSid", "MessageSid", "RecordingSid
           "AccountSid", "NumMedia"]
 QUERY = ["node", "lang", "retry", "ref", "carry", "step", "m"]
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
-SETTINGS = settings(max_examples=600, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=examples(600))
 
 
 def form(draw_fields: dict[str, str]) -> dict[str, str]:

@@ -7,16 +7,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import pickle
-import xml.etree.ElementTree as ET
 import zlib
 
 import pytest
 import redis
 from rq import Queue
 
-from tests.conftest import MOBILE, sms_post, sms_replies, twilio_post
-from tests.test_console import log_in, post, with_mediators
-from tests.test_sms_by_voice import run_worker
+from tests.helpers import (
+    MOBILE,
+    log_in,
+    next_url,
+    post,
+    post_step,
+    run_jobs,
+    sms_post,
+    sms_replies,
+    twilio_post,
+)
 
 NUMBERS = [MOBILE, "+32470123499", "+32470111222", "+32470999888"]
 
@@ -57,20 +64,17 @@ def every_value(r: redis.Redis) -> list[bytes]:
     return out
 
 
-def test_no_number_in_clear_after_an_end_to_end_run(app, sandbox, twilio_env, caplog):
+def test_no_number_in_clear_after_an_end_to_end_run(app, services, mediators, sandbox, twilio_env,
+                                                   caplog):
     caplog.set_level(logging.DEBUG)
-    services = with_mediators(app)
     client = app.test_client()
     # A caller: information, an item by SMS, a callback with a typed number, a voice message.
     caller = {"From": MOBILE}
     twilio_post(client, "/voice", caller)
     twilio_post(client, "/voice/step?node=cpas_what&lang=fr&retry=0", {"Digits": "2", **caller})
-    root = ET.fromstring(twilio_post(client, "/voice/step?node=main&lang=fr&retry=0",
-                                     {"Digits": "0", **caller}).get_data())
-    url = root.find("Gather").get("action")
-    for digits in ("2", "0470123499", "1", "1"):
-        root = ET.fromstring(twilio_post(client, url, {"Digits": digits, **caller}).get_data())
-        url = next(v.get("action") for v in root.iter() if v.tag in ("Gather", "Record"))
+    url = "/voice/step?node=main&lang=fr&retry=0"
+    for digits in ("0", "2", "0470123499", "1", "1"):
+        url = next_url(post_step(client, url, digits))
     ref = url.split("ref=")[1].split("&")[0]
     twilio_post(client, f"/voice/recording?ref={ref}", {
         "RecordingSid": "RE" + "2" * 32, "RecordingStatus": "completed",
@@ -84,7 +88,7 @@ def test_no_number_in_clear_after_an_end_to_end_run(app, sandbox, twilio_env, ca
     post(console, "/console/take")
     console.get(f"/console/ticket/{ref}", base_url="https://localhost")
     sms_post(client, "VOLGENDE", number="+32470999777")  # bram (nl) by SMS
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert len(sandbox.messages) == 2  # the item by SMS, the callback confirmation
     values = every_value(services.rq)  # the raw bytes of every key, RQ's and ours
     values += [body.encode() for body in services.rendered.values()]  # kept TwiML documents
@@ -96,8 +100,7 @@ def test_no_number_in_clear_after_an_end_to_end_run(app, sandbox, twilio_env, ca
             assert form not in logs, f"{number} in clear in the logs"
 
 
-def test_forget_erases_everything_about_the_number(app, sandbox, twilio_env):
-    services = app.extensions["hotline"]
+def test_forget_erases_everything_about_the_number(app, services, sandbox, twilio_env):
     client = app.test_client()
     sms_post(client, "LANGUE fr")
     sms_post(client, "RAPPEL")
@@ -110,33 +113,31 @@ def test_forget_erases_everything_about_the_number(app, sandbox, twilio_env):
     assert services.redis.keys(f"*{n}*") == []
     assert services.callbacks.get(ref) is None and services.callbacks.waiting("fr") == []
     assert services.callbacks.history(ref) == []
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.deleted_recordings == ["RE" + "3" * 32]
     # A new first contact: no language remembered.
     assert sms_replies(sms_post(client, "1")) == [services.sms.welcome()]
 
 
-def test_forget_works_even_after_stop(app):
-    services = app.extensions["hotline"]
+def test_forget_works_even_after_stop(app, services):
     client = app.test_client()
     sms_post(client, "STOP")
     assert sms_replies(sms_post(client, "FORGET")) == [services.sms.text("en", "forget_confirm")]
     assert sms_replies(sms_post(client, "HELP")) == [services.sms.menu("en", "main")]
 
 
-def test_voice_messages_of_closed_tickets_are_deleted_after_retention(app, sandbox, twilio_env):
-    services = app.extensions["hotline"]
+def test_voice_messages_of_closed_tickets_are_deleted_after_retention(services, sandbox,
+                                                                       twilio_env):
     ref, _ = services.callbacks.request("k1", "enc", "fr", "cpas", now=1000)
     services.callbacks.attach_voice(ref, f"{sandbox.base_url}/x/Recordings/RE{'4' * 32}")
     services.callbacks.close(ref, "cancelled", now=1000)
     Queue("hotline", connection=services.rq).enqueue("workers.jobs.maintenance")
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.deleted_recordings == ["RE" + "4" * 32]  # 30 days after 1970: long due
 
 
 @pytest.mark.parametrize("times", [6])
-def test_sms_callback_requests_are_limited_per_day(app, times):
-    services = app.extensions["hotline"]
+def test_sms_callback_requests_are_limited_per_day(app, services, times):
     client = app.test_client()
     sms_post(client, "AIDE")
     for _ in range(times - 1):
@@ -146,8 +147,7 @@ def test_sms_callback_requests_are_limited_per_day(app, times):
 
 
 @pytest.mark.parametrize("number", ["+33612345678", "+3290012345"])
-def test_no_callback_to_foreign_or_premium_numbers_by_sms(app, number):
-    services = app.extensions["hotline"]
+def test_no_callback_to_foreign_or_premium_numbers_by_sms(app, services, number):
     reply = sms_replies(sms_post(app.test_client(), "CALL", number=number))
     assert reply == [services.sms.text("en", "cb_failed")]
     assert services.redis.keys("cb:ticket:*") == []

@@ -4,7 +4,6 @@ SMS keywords keep answering."""
 from __future__ import annotations
 
 import contextlib
-import xml.etree.ElementTree as ET
 
 import redis
 from click.testing import CliRunner
@@ -12,16 +11,24 @@ from click.testing import CliRunner
 from hotline import create_app
 from hotline.cli import main
 from hotline.state.store import EmbeddedRedis, free_port
-from tests.conftest import PUBLIC, SECRET, TOKEN, sms_post, sms_replies, twilio_post
+from tests.helpers import (
+    PUBLIC,
+    SECRET,
+    TOKEN,
+    next_url,
+    post_step,
+    sms_post,
+    sms_replies,
+    twilio_post,
+    twiml,
+)
 
 
 def ask_by_voice(client, number: str, call: str) -> str:
     """Walk main menu -> 0 -> confirm -> topic 1; returns the reference said afterwards."""
     url = "/voice/step?node=main&lang=en&retry=0"
     for digits in ("0", "1", "1"):
-        root = ET.fromstring(twilio_post(client, url, {"Digits": digits, "From": number,
-                                                      "CallSid": call}).get_data())
-        url = next(v.get("action") for v in root.iter() if v.tag in ("Gather", "Record"))
+        url = next_url(post_step(client, url, digits, number, call))
     return url.split("ref=")[1].split("&")[0]
 
 
@@ -37,8 +44,7 @@ def test_redis_down_mid_run_loses_no_callback_request(tmp_path):
     server.stop()
     try:
         # The information line and the SMS keywords still answer.
-        root = ET.fromstring(twilio_post(client, "/voice/step?node=money&lang=fr",
-                                         {"Digits": "2"}).get_data())
+        root = twiml(twilio_post(client, "/voice/step?node=money&lang=fr", {"Digits": "2"}))
         assert "876" in root.find("Gather")[0].text
         assert sms_replies(sms_post(client, "CPAS", number="+32470100002")) == [
             services.sms.menu("fr", "cpas")]
@@ -72,8 +78,7 @@ def test_redis_down_mid_run_loses_no_callback_request(tmp_path):
         server.stop()
 
 
-def test_spool_replay_cut_short_creates_nothing_twice(app):
-    services = app.extensions["hotline"]
+def test_spool_replay_cut_short_creates_nothing_twice(services):
     for i in range(3):
         services.spool.append({"ref": f"55555{i}", "number": services.privacy.encrypt(
             f"+3247020000{i}"), "lang": "fr", "topic": "cpas", "note": "", "confirm": ""})

@@ -3,20 +3,16 @@ and the content check that keeps every template within its budget."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 import pytest
 import smsutil
-import yaml
 from click.testing import CliRunner
 
 from hotline.cli import main
 from hotline.content.ivr import ContentError, load_content
 from hotline.content.segments import cost, ucs2_culprits
 from hotline.content.sms import load_sms_content
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, edit
 
 
 def independent(text: str) -> tuple[str, int, int]:
@@ -65,12 +61,6 @@ def test_culprits_name_the_character_and_its_alternative():
     assert ucs2_culprits("Reçu à l’hôpital") == {"ç": "c", "’": "'", "ô": "o"}
     assert ucs2_culprits("Reçu") == {"ç": "c"}
     assert ucs2_culprits("déjà été") == {}
-
-
-def edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def test_a_ucs2_character_in_french_is_named_with_its_alternative(content_copy):

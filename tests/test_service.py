@@ -9,12 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 import requests
 
 from hotline.state.store import free_port
 
 BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
 
 
 def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> dict:

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from hotline.cli import main
 from hotline.twilio.simulator import CallFailed, InProcessLine, PhoneCall, transcript
-from tests.conftest import TOKEN
+from tests.helpers import TOKEN
 
 
 def test_simulator_walks_to_an_item_in_each_language(redis_server, redis_db):

@@ -6,23 +6,21 @@ from __future__ import annotations
 import logging
 import threading
 from itertools import combinations
-from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import MOBILE, sms_post, sms_replies
+from tests.helpers import MOBILE, PUBLIC, ROOT, examples, sign, sms_post, sms_replies
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = yaml.safe_load((ROOT / "sms_templates/keywords.yaml").read_text())["keywords"]
 OTHER = "+32470123457"
 
 
 @pytest.fixture
-def sms(app):
-    return app.extensions["hotline"].sms
+def sms(services):
+    return services.sms
 
 
 def candidates(sms, target: str, langs: list[str]) -> set[str]:
@@ -170,8 +168,7 @@ def test_concurrent_retries_are_claimed_once(app, redis_db):
     assert sum(int(redis_db.get(k)) for k in redis_db.keys("sms:rate:*")) == 1
 
 
-def test_rate_limit_stops_replies_and_logs_redacted(app, client, sms, caplog):
-    services = app.extensions["hotline"]
+def test_rate_limit_stops_replies_and_logs_redacted(services, client, sms, caplog):
     services.settings = services.settings.replace(sms_replies_per_hour=3)
     caplog.set_level(logging.WARNING)
     for _ in range(3):
@@ -183,8 +180,6 @@ def test_rate_limit_stops_replies_and_logs_redacted(app, client, sms, caplog):
 
 
 def test_missing_fields_are_a_400(client):
-    from tests.conftest import PUBLIC, sign
-
     params = {"Body": "AIDE"}
     response = client.post("/sms", data=params,
                            headers={"X-Twilio-Signature": sign(PUBLIC + "/sms", params)})
@@ -196,9 +191,8 @@ def test_unsigned_sms_is_403(client):
                                      "MessageSid": "SM1"}).status_code == 403
 
 
-def test_redis_down_still_answers_from_the_files(app, client, sms):
-    app.extensions["hotline"]._redis = None
-    services = app.extensions["hotline"]
+def test_redis_down_still_answers_from_the_files(services, client, sms):
+    services._redis = None
     services.settings = services.settings.replace(redis_url="redis://127.0.0.1:1/0")
     assert sms_replies(sms_post(client, "CPAS")) == [sms.menu("fr", "cpas")]
 
@@ -212,8 +206,7 @@ BODIES = st.one_of(
 )
 
 
-@settings(max_examples=2000, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(2000))
 @given(body=BODIES, n=st.integers(0, 9_999_999))
 def test_random_bodies_always_get_valid_twiml(client, body, n):
     replies = sms_replies(sms_post(client, body, number=f"+3247{n:07d}"))

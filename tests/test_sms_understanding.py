@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hotline.content.ivr import ContentError, load_content
 from hotline.content.sms import SmsContent, load_sms_content
 from hotline.content.sms_eval import EVAL_FILES, evaluate, misses, rate_table, rates, read_cases
 from hotline.engine.sms import Conversation, Reply, reply
+from tests.helpers import edit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,12 +175,6 @@ def test_the_remembered_language_wins_when_it_is_likely(sms):
 def test_gibberish_gets_the_welcome_or_the_remembered_menu(sms):
     assert ask(sms, "xyz qqq").text == sms.welcome()
     assert ask(sms, "xyz qqq", Conversation(lang="ar")).text == sms.menu("ar", "main")
-
-
-def edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def problems(root: Path) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,10 +12,11 @@ from click.testing import CliRunner
 
 from hotline.cli import main
 from hotline.content.ivr import load_content
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://static.example.org/hotline"
 KEYS = {"*": "star", "#": "hash", "": "silence"}
+pytestmark = pytest.mark.slow  # the export writes every menu position of every language
 
 
 @pytest.fixture(scope="module")
@@ -26,20 +28,26 @@ def exported(tmp_path_factory):
     return out
 
 
+@functools.cache
+def parsed(file: Path) -> ET.Element:
+    """The root of an exported file, parsed once (the export is written once, and only read)."""
+    return ET.parse(file).getroot()
+
+
 def fetch(out: Path, url: str, digits: str | None = None) -> ET.Element:
     """GET `url` (with ?Digits=) from the static host: the nginx rule, applied in Python."""
     assert url.startswith(BASE + "/"), url
     path = urlsplit(url).path[len(urlsplit(BASE).path) + 1:]
     if path.endswith("/next"):
         path = f"{path[:-5]}/{KEYS.get(digits or '', digits)}.xml"
-    return ET.parse(out / path).getroot()
+    return parsed(out / path)
 
 
 def test_every_file_is_twiml_and_every_link_resolves(exported):
     files = list(exported.rglob("*.xml"))
     assert len(files) > 1000
     for file in files:
-        root = ET.parse(file).getroot()
+        root = parsed(file)
         assert root.tag == "Response"
         for verb in root.iter():
             if verb.tag == "Gather":

@@ -6,32 +6,28 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import pytest
 from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from hotline.callbacks import outbox
-from tests.conftest import MOBILE
-from tests.test_sms_by_voice import run_worker
+from tests.helpers import BIN, MOBILE, ROOT, run_jobs
 
-ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PHONE = "+32470999111"
 
 
-def test_failures_are_retried_and_the_message_sent_once(app, sandbox, twilio_env):
-    services = app.extensions["hotline"]
+def test_failures_are_retried_and_the_message_sent_once(services, sandbox, twilio_env):
     sandbox.fail_next(2, status=500)
     outbox.queue_sms(services, MOBILE, "hello", "retry-test")
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.requests == 3
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
 
-def test_jittered_exponential_backoff(app):
-    services = app.extensions["hotline"]
+def test_jittered_exponential_backoff(services):
     services.settings = services.settings.replace(retry_base_seconds=10, retry_max=6)
     intervals = outbox.retry_policy(services).intervals
     assert len(intervals) == 6
@@ -39,12 +35,12 @@ def test_jittered_exponential_backoff(app):
         assert 8 * 2 ** i <= seconds <= 12 * 2 ** i
 
 
-def test_too_many_failures_land_in_the_failed_list_without_the_number(app, sandbox, twilio_env):
-    services = app.extensions["hotline"]
+def test_too_many_failures_land_in_the_failed_list_without_the_number(services, sandbox,
+                                                                     twilio_env):
     services.settings = services.settings.replace(retry_max=2)
     sandbox.fail_next(3, status=429)
     outbox.queue_sms(services, MOBILE, "hello", "give-up")
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert sandbox.requests == 3 and sandbox.messages == []
     failed = FailedJobRegistry(queue=Queue("hotline", connection=services.rq))
     (job_id,) = failed.get_job_ids()
@@ -54,7 +50,7 @@ def test_too_many_failures_land_in_the_failed_list_without_the_number(app, sandb
     assert "470123456" not in error
     # An admin retries it once Twilio works again.
     failed.requeue(job_id)
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
 
@@ -70,14 +66,14 @@ def kill_tagged(tag: str) -> None:
             continue
 
 
-def test_worker_killed_mid_send_still_sends_exactly_once(app, sandbox, twilio_env):
-    services = app.extensions["hotline"]
+@pytest.mark.slow
+def test_worker_killed_mid_send_still_sends_exactly_once(services, sandbox, twilio_env):
     sandbox.delay_seconds = 30  # Twilio has the message, but the worker never hears back
     outbox.queue_sms(services, MOBILE, "only once", "kill-test")
     tag = f"kill-test-{os.getpid()}-{time.monotonic_ns()}"
     env = {**os.environ, **twilio_env, "HOTLINE_SEND_STALE_SECONDS": "1", "TEST_TAG": tag}
     worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "hotline"), "worker"], env=env, cwd=ROOT,
+        [str(BIN / "hotline"), "worker"], env=env, cwd=ROOT,
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -95,26 +91,24 @@ def test_worker_killed_mid_send_still_sends_exactly_once(app, sandbox, twilio_en
     assert started.count == 1
     time.sleep(1.1)  # the claim is now stale
     started.cleanup(timestamp=time.time() + 3600)  # what a living worker does after a while
-    run_worker(twilio_env | {"HOTLINE_SEND_STALE_SECONDS": "1"})
+    run_jobs(twilio_env | {"HOTLINE_SEND_STALE_SECONDS": "1"})
     assert [m["body"] for m in sandbox.messages] == ["only once"]
     assert services.redis.get("out:sms:kill-test") == sandbox.messages[0]["sid"]
 
 
-def test_a_stale_claim_with_nothing_sent_is_sent(app, sandbox, twilio_env):
-    services = app.extensions["hotline"]
+def test_a_stale_claim_with_nothing_sent_is_sent(services, sandbox, twilio_env):
     services.redis.set("out:sms:lost", f"sending:{time.time() - 600!r}")
     outbox.queue_sms(services, MOBILE, "after a crash before sending", "lost")
-    run_worker(twilio_env)
+    run_jobs(twilio_env)
     assert [m["body"] for m in sandbox.messages] == ["after a crash before sending"]
 
 
-def test_daily_sms_cap_stops_sending_and_alerts_admins(app, sandbox, twilio_env):
-    services = app.extensions["hotline"]
+def test_daily_sms_cap_stops_sending_and_alerts_admins(services, sandbox, twilio_env):
     services.mediators.add("boss", "Admin", ["fr"], ADMIN_PHONE, "correct horse battery",
                            role="admin")
     for i in range(3):
         outbox.queue_sms(services, MOBILE, f"message {i}", f"cap-{i}")
-    run_worker({**twilio_env, "HOTLINE_SMS_DAILY_CAP": "2", "HOTLINE_RETRY_MAX": "0"})
+    run_jobs({**twilio_env, "HOTLINE_SMS_DAILY_CAP": "2", "HOTLINE_RETRY_MAX": "0"})
     to_caller = [m["body"] for m in sandbox.messages if m["to"] == MOBILE]
     assert to_caller == ["message 0", "message 1"]
     alerts = [m["body"] for m in sandbox.messages if m["to"] == ADMIN_PHONE]

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from hotline import create_app
 from hotline.audio.library import text_id
-from tests.conftest import CALL, PUBLIC, TOKEN, sign, twilio_post
-
-
-def twiml(response) -> ET.Element:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "text/xml"
-    root = ET.fromstring(response.get_data())
-    assert root.tag == "Response"
-    return root
+from tests.helpers import CALL, PUBLIC, TOKEN, sign, twilio_post, twiml
 
 
 def test_incoming_call_gathers_one_key_for_the_language_menu(client):
