@@ -29,6 +29,8 @@ from typing import Any
 
 from bench import audio_timing, callback_queue, costs, load, machine, profiling, report, webhooks
 from bench.stack import PROJECT_ROOT, Stack, cmdline
+from hotline.audio.library import AudioLibrary
+from hotline.content.budget import LanguageTime, caller_times
 from hotline.content.ivr import load_content
 from hotline.content.sms import load_sms_content
 
@@ -99,10 +101,7 @@ class Results:
     errors: dict[str, str] = field(default_factory=dict)
     sms: Any = None
     audio: audio_timing.AudioTimings | None = None
-    caller: list[costs.CallerTime] = field(default_factory=list)
-    caller_parts: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
-    durations_measured: int = 0
-    durations_estimated: int = 0
+    caller: list[LanguageTime] = field(default_factory=list)
     remembered: tuple[bool, str] | None = None
     queue: callback_queue.QueueResult | None = None
     webhooks: list[webhooks.Comparison] = field(default_factory=list)
@@ -159,11 +158,9 @@ def main() -> int:
             say(f"  {build.label}: {build.wall_seconds:.1f} s ({build.summary})")
 
     def caller_time() -> None:
-        seconds = costs.Durations(audio_root)
-        results.caller = costs.caller_times(content, seconds)
-        results.caller_parts = costs.components(content, seconds)
-        results.durations_measured = len(seconds.measured)
-        results.durations_estimated = len(seconds.estimated)
+        library = AudioLibrary(audio_root)
+        results.caller = [caller_times(content, lang, lambda u: library.seconds(u.lang, u.text))
+                          for lang in content.languages]
 
     def queue() -> None:
         results.queue = callback_queue.run(workdir, settings.tickets, settings.takers)
