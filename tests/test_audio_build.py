@@ -260,6 +260,7 @@ def test_the_audio_config_sets_each_languages_order(tmp_path):
     assert load_audio_config(tmp_path / "nowhere") == AudioConfig()
 
 
+@pytest.mark.slow
 def test_with_its_audio_every_language_is_offered_and_every_path_speaks_only_it(built):
     """Walk every key at every position of every language, callback requests included (with a
     caller ID and without, open and closed): everything the line says plays a file of the
