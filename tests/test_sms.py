@@ -221,3 +221,17 @@ def test_first_contact_on_a_basic_phone_offers_numbered_languages_and_one_works(
     assert sms_replies(sms_post(client, "1", number=OTHER)) == [
         sms.languages["fr"].texts["language_set"]]
     assert sms_replies(sms_post(client, "1", number=OTHER)) == [sms.menu("fr", "cpas")]
+
+
+def test_stop_and_forget_win_over_the_reply_limit(services, client, sms, redis_db):
+    """Past the hourly reply limit STOP is still stored and confirmed, and FORGET still erases
+    (issue 14, item 2: both were silently dropped, and a later item reached the number)."""
+    services.settings = services.settings.replace(sms_replies_per_hour=1)
+    n = services.privacy.number_key(MOBILE)
+    assert sms_replies(sms_post(client, "AIDE")) == [sms.menu("fr", "main")]
+    assert sms_replies(sms_post(client, "AIDE")) == []  # over the limit: not answered
+    assert sms_replies(sms_post(client, "STOP")) == [sms.languages["fr"].texts["stop_confirm"]]
+    assert redis_db.exists(f"sms:optout:{n}")
+    assert sms_replies(sms_post(client, "OUBLIER")) == [
+        sms.languages["fr"].texts["forget_confirm"]]
+    assert not redis_db.exists(f"lang:{n}") and not redis_db.exists(f"sms:optout:{n}")

@@ -69,8 +69,10 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         return twiml
     conversation = sms_state.load(r, n)
     reply = sms_engine.reply(services.sms, conversation, body)
-    if (reply.text or reply.callback) and sms_state.over_rate(
-            r, n, services.settings.sms_replies_per_hour):
+    over = bool(reply.text or reply.callback) and sms_state.over_rate(
+        r, n, services.settings.sms_replies_per_hour)
+    # STOP, START and FORGET count like any reply, but always take effect and are confirmed.
+    if over and reply.opted_out is None and reply.callback != "forget":
         log.warning("reply limit reached for %s: not answering", redact(number))
         reply = sms_engine.Reply(None)
     else:
