@@ -98,3 +98,29 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
 def test_behind_a_tls_proxy_the_console_sends_hsts(app, services):
     page = app.test_client().get("/console/login", headers={"X-Forwarded-Proto": "https"})
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("login", ["all", "seen:amina", "phone:x", "a" * 300])
+def test_login_names_that_collide_with_internal_keys_are_a_refusal_not_a_500(client, login):
+    """(issue 14, item 12)"""
+    assert try_password(client, PASSWORD, login=login) == 401
+
+
+def test_a_next_with_cr_lf_redirects_to_the_queues_not_a_500(client):
+    token = csrf(client, "/console/login")
+    response = client.post("/console/login?next=/console/%0d%0aSet-Cookie:%20x=1",
+                           data={"login": "amina", "password": PASSWORD, "csrf_token": token},
+                           headers=REFERER, **HTTPS)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/console/"
+    assert "x=1" not in response.headers.get("Set-Cookie", "")
+
+
+def test_the_console_says_so_when_redis_is_down(client, services):
+    log_in(client, "amina")
+    services._redis = None
+    services.settings = services.settings.replace(redis_url="redis://127.0.0.1:1/0")
+    page = client.get("/console/", **HTTPS)
+    assert page.status_code == 503
+    assert "database" in page.get_data(as_text=True)
+    assert "Traceback" not in page.get_data(as_text=True)

@@ -31,6 +31,14 @@ def _dummy_hash() -> str:
     return _hasher.hash("not a password")
 
 
+RESERVED = frozenset({"all"})  # `med:all` is the set of logins
+
+
+def is_login(name: str) -> bool:
+    """True when `name` can be a login: letters, digits and _, at most 64, not a key of its own."""
+    return name.isidentifier() and name.isascii() and len(name) <= 64 and name not in RESERVED
+
+
 class MediatorError(ValueError):
     """A mediator cannot be created or changed that way."""
 
@@ -63,8 +71,8 @@ class Mediators:
         """Create an account; raises MediatorError when the login exists or a field is wrong."""
         login = login.strip().lower()
         number = normalize_number(phone)
-        if not login.isidentifier():
-            raise MediatorError("a login is letters, digits and _ only")
+        if not is_login(login):
+            raise MediatorError("a login is letters, digits and _ only, and not 'all'")
         if role not in ROLES:
             raise MediatorError(f"role must be one of {', '.join(ROLES)}")
         if number is None:
@@ -105,13 +113,15 @@ class Mediators:
         self.r.hset(f"med:{login}", "active", "0")
 
     def check_password(self, login: str, password: str) -> Mediator | None:
-        """The active account when `password` is right, else None (always as slow)."""
-        stored = self.r.hget(f"med:{login.strip().lower()}", "password")
+        """The active account when `password` is right, else None (always as slow). A name that
+        cannot be a login (`all`, `seen:x`: other keys of this family) is never looked up."""
+        login = login.strip().lower()
+        stored = self.r.hget(f"med:{login}", "password") if is_login(login) else None
         try:
             _hasher.verify(stored or _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
-        mediator = self.get(login.strip().lower()) if stored else None
+        mediator = self.get(login) if stored else None
         return mediator if mediator and mediator.active else None
 
     def by_phone(self, number: str) -> Mediator | None:

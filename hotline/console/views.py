@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
 import requests
 from flask import (
     Blueprint,
@@ -34,6 +36,7 @@ from hotline.callbacks.requests import record_outcome
 from hotline.console import audit
 from hotline.services import Services, job_queue
 
+log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static")
 OUTCOMES = (("reached", "Reached"), ("no_answer", "No answer"),
@@ -79,6 +82,16 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return login_required(checked)
+
+
+@bp.errorhandler(redis.RedisError)
+def redis_down(_: Exception) -> Response:
+    """The console needs Redis; say so plainly (the voice line and SMS keep answering)."""
+    log.error("console: Redis unreachable")
+    return Response("<!doctype html><title>Hotline console</title><h1>The console cannot reach "
+                    "its database right now</h1><p>Calls and SMS keep being answered, and callback "
+                    "requests wait in a spool. Try again in a minute.</p>", status=503,
+                    mimetype="text/html")
 
 
 @bp.after_request
@@ -129,7 +142,8 @@ def login() -> str | BaseResponse:
     session["seen"] = time.time()
     session.permanent = True
     target = request.args.get("next", "")
-    return redirect(target if target.startswith("/console/") else url_for("console.queues"))
+    safe = target.startswith("/console/") and target.isprintable() and "\\" not in target
+    return redirect(target if safe else url_for("console.queues"))
 
 
 @bp.post("/logout")
