@@ -12,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hotline.callbacks import outbox
 from tests.helpers import MOBILE, PUBLIC, ROOT, examples, sign, sms_post, sms_replies
 
 KEYWORDS = yaml.safe_load((ROOT / "sms_templates/keywords.yaml").read_text())["keywords"]
@@ -235,3 +236,20 @@ def test_stop_and_forget_win_over_the_reply_limit(services, client, sms, redis_d
     assert sms_replies(sms_post(client, "OUBLIER")) == [
         sms.languages["fr"].texts["forget_confirm"]]
     assert not redis_db.exists(f"lang:{n}") and not redis_db.exists(f"sms:optout:{n}")
+
+
+@pytest.mark.parametrize("sender", ["+447700900123", "+32900123456", "8080", "INFOSMS",
+                                    "+3225550001"])
+def test_no_answer_to_numbers_that_cannot_receive_our_sms(client, sender):
+    """Foreign, premium-rate, short codes, alphanumeric senders, landlines: no SMS answer (issue
+    14, item 6: every sender was answered, at the CSO's cost)."""
+    assert sms_replies(sms_post(client, "AIDE", number=sender)) == []
+
+
+def test_every_answer_counts_against_the_daily_sms_cap(services, client, sms, redis_db):
+    services.settings = services.settings.replace(sms_daily_cap=2)
+    assert sms_replies(sms_post(client, "AIDE")) == [sms.menu("fr", "main")]
+    assert sms_replies(sms_post(client, "CPAS")) == [sms.menu("fr", "cpas")]
+    assert sms_replies(sms_post(client, "AIDE")) == []  # the cap is reached
+    used, cap = outbox.cap_status(services)["sms"]
+    assert (used, cap) == (3, 2)

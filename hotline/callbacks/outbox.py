@@ -137,6 +137,16 @@ def cap_status(services: Services) -> dict[str, tuple[int, int]]:
             "call minutes": (seconds // 60, services.settings.call_minutes_daily_cap)}
 
 
+def count_reply(services: Services) -> bool:
+    """Count one SMS answered in a webhook's TwiML against today's cap; False (nothing to send)
+    once the cap is reached."""
+    try:
+        _count_against_cap(services, "sms", 1, services.settings.sms_daily_cap)
+    except CapReached:
+        return False
+    return True
+
+
 def _today() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%d")
 

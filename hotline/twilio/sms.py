@@ -13,6 +13,7 @@ import redis
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
+from hotline.callbacks import outbox
 from hotline.callbacks.requests import open_request
 from hotline.console import mediator_sms
 from hotline.engine import sms as sms_engine
@@ -20,7 +21,7 @@ from hotline.engine.callback import callable_number
 from hotline.services import Services
 from hotline.state import sms as sms_state
 from hotline.state.erasure import forget
-from hotline.state.privacy import redact
+from hotline.state.privacy import is_textable, redact
 from hotline.twilio.signatures import twilio_only
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -67,6 +68,12 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         twiml = _twiml(mediator_sms.answer(services, mediator, body))
         sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
         return twiml
+    if not is_textable(number, services.settings.countries):
+        # Foreign, premium-rate, short codes, alphanumeric senders: an answer would cost the CSO
+        # and reach no one we serve (issue 14, item 6).
+        log.info("no SMS answer to %s: not a mobile number of an allowed country", redact(number))
+        sms_state.remember_answer(r, sid, services.privacy.encrypt(_twiml(None)))
+        return _twiml(None)
     conversation = sms_state.load(r, n)
     reply = sms_engine.reply(services.sms, conversation, body)
     over = bool(reply.text or reply.callback) and sms_state.over_rate(
@@ -78,6 +85,8 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     else:
         sms_state.save(r, n, reply)
     text = _callback(services, number, reply) if reply.callback else reply.text
+    if text and not outbox.count_reply(services):
+        text = None  # today's SMS cap is reached: the admins are alerted
     twiml = _twiml(text)
     sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
     return twiml
