@@ -172,3 +172,32 @@ def test_three_failed_attempts_make_it_unreachable_and_tell_the_caller(client, s
     job = queue.jobs[-1]
     assert job.args[1] == services.sms.text("fr", "cb_unreachable", ref=ref)
     assert services.privacy.decrypt(job.args[0]) == MOBILE
+
+
+def request_for_typed_number(client, typed: str, call: str) -> list[str]:
+    """One callback request in call `call` for a number typed on the keypad; what is said."""
+    root = post_step(client, "/voice/step?node=mediator&step=enter&lang=en&retry=0", typed,
+                     number="anonymous", call=call)
+    root = post_step(client, next_url(root), "1", number="anonymous", call=call)  # confirm
+    root = post_step(client, next_url(root), "1", number="anonymous", call=call)  # topic CPAS
+    return said(root)
+
+
+def test_one_call_cannot_open_tickets_for_many_typed_numbers(client, services):
+    """Each ticket texts its number: one call may open two, then the line says it cannot take
+    more (issue 14, item 5: any number of tickets, each with an SMS)."""
+    call = "CA" + "7" * 32
+    for typed in ("0470123401", "0470123402"):
+        assert request_for_typed_number(client, typed, call) == [
+            services.content.text("en", "cb_message")]
+    third = request_for_typed_number(client, "0470123403", call)
+    assert third[0] == services.content.text("en", "cb_unavailable")
+    assert len(services.redis.keys("cb:ticket:*")) == 2
+
+
+def test_a_number_gets_at_most_the_daily_requests_across_calls(client, services):
+    services.settings = services.settings.replace(callbacks_per_day=1)
+    first = request_for_typed_number(client, "0470123404", "CA" + "8" * 32)
+    assert first == [services.content.text("en", "cb_message")]
+    again = request_for_typed_number(client, "0470123404", "CA" + "9" * 32)
+    assert again[0] == services.content.text("en", "cb_unavailable")

@@ -14,6 +14,7 @@ from hotline.services import Services
 from hotline.state.privacy import is_textable
 
 log = logging.getLogger(__name__)
+TICKETS_PER_CALL = 2  # callback requests one phone call may open
 
 
 def open_request(services: Services, number: str, lang: str, topic: str, note: str = "",
@@ -39,6 +40,26 @@ def open_request(services: Services, number: str, lang: str, topic: str, note: s
     if services.spool.pending():
         replay_spool(services)
     return ref, joined
+
+
+def over_request_limit(services: Services, number: str, call: str | None = None) -> bool:
+    """Count a callback request for `number` (and for the phone call `call`, if any); True past
+    CALLBACKS_PER_DAY for the number, or past TICKETS_PER_CALL in one call (a caller typing
+    third parties' numbers, each of whom would get an SMS). Keys: `cb:rate:<n>:<day>` and
+    `cb:call:<CallSid>`, 1 day each. Never refuses when Redis is down (the spool takes it)."""
+    try:
+        pipe = services.redis.pipeline()
+        pipe.incr(f"cb:rate:{services.privacy.number_key(number)}:{int(time.time() // 86400)}")
+        pipe.expire(f"cb:rate:{services.privacy.number_key(number)}:{int(time.time() // 86400)}",
+                    86400)
+        if call:
+            pipe.incr(f"cb:call:{call}")
+            pipe.expire(f"cb:call:{call}", 86400)
+        counts = pipe.execute()
+    except redis.RedisError:
+        return False
+    per_call = int(counts[2]) if call else 0
+    return int(counts[0]) > services.settings.callbacks_per_day or per_call > TICKETS_PER_CALL
 
 
 def replay_spool(services: Services) -> int:

@@ -91,6 +91,14 @@ def after_ticket(content: Content, lang: str, node: Node, ref: str, joined: bool
                 Position(node.name, lang, ref=ref, step="recorded"), record=True)
 
 
+def refused(content: Content, lang: str) -> Turn:
+    """No more callback requests now (a limit): say so, then the main menu."""
+    start = content.nodes[content.start]
+    return Turn((say(content, lang, "cb_unavailable"),
+                 *(option_line(content, lang, o) for o in content.options_of(start))),
+                Position(start.name, lang))
+
+
 def done(content: Content, lang: str, node: Node, ref: str, caller: Caller,
          key: str = "cb_done") -> Turn:
     """The reference, when to expect the call, and the way on."""

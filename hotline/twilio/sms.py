@@ -7,14 +7,13 @@ Redis holds the conversation; when Redis is down the texter still gets an answer
 from __future__ import annotations
 
 import logging
-import time
 
 import redis
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline.callbacks import outbox
-from hotline.callbacks.requests import open_request
+from hotline.callbacks.requests import open_request, over_request_limit
 from hotline.console import mediator_sms
 from hotline.engine import sms as sms_engine
 from hotline.engine.callback import callable_number
@@ -102,7 +101,7 @@ def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
         if callable_number(number, services.settings.countries) is None:
             log.warning("callback refused: %s is not a number we call back", redact(number))
             return services.sms.text(lang, "cb_failed")
-        if _too_many_requests(services, number):
+        if over_request_limit(services, number):
             log.warning("callback request limit reached for %s", redact(number))
             return services.sms.text(lang, "cb_failed")
         ref, joined = open_request(services, number, lang, reply.topic, reply.note,
@@ -114,14 +113,3 @@ def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
     services.callbacks.close(ticket.ref, "cancelled")
     return services.sms.text(lang, "cb_cancelled", ref=ticket.ref)
 
-
-def _too_many_requests(services: Services, number: str) -> bool:
-    """Count an SMS callback request; True past CALLBACKS_PER_DAY for this number (a number
-    has one open ticket at most, so this only bounds request-cancel cycles)."""
-    try:
-        key = f"cb:rate:{services.privacy.number_key(number)}:{int(time.time() // 86400)}"
-        count = services.redis.incr(key)
-        services.redis.expire(key, 86400)
-    except redis.RedisError:
-        return False  # the spool takes it
-    return int(count) > services.settings.callbacks_per_day

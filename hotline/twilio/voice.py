@@ -21,14 +21,14 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.callbacks import outbox
 from hotline.callbacks.hours import spoken_time
-from hotline.callbacks.requests import open_request
+from hotline.callbacks.requests import open_request, over_request_limit
 from hotline.content.ivr import LANGUAGE_MENU
 from hotline.engine import callback as callback_flow
 from hotline.engine import voice as engine
 from hotline.engine.turns import Caller, spoken_digits
 from hotline.services import Services
 from hotline.state import sms as sms_state
-from hotline.state.privacy import InvalidToken, is_textable
+from hotline.state.privacy import InvalidToken, is_textable, redact
 from hotline.twilio.signatures import twilio_only
 from hotline.twilio.twiml import position_from, render
 
@@ -230,6 +230,9 @@ def _open_ticket(services: Services, at: engine.Position, topic: str,
                  caller: Caller) -> engine.Turn:
     lang = at.lang or ""
     node = services.content.nodes[at.node]
+    if over_request_limit(services, caller.number or "", request.form.get("CallSid", "")):
+        log.warning("callback request limit reached for %s", redact(caller.number))
+        return callback_flow.refused(services.content, lang)
     ref, joined = open_request(services, caller.number or "", lang, topic)
     return callback_flow.after_ticket(services.content, lang, node, ref, joined, caller)
 
