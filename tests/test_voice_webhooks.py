@@ -137,7 +137,8 @@ def test_rendered_audio_is_played_instead_of_say(audio_app):
     root = twiml(twilio_post(audio_app.test_client(), "/voice/step?node=languages",
                              {"Digits": "3"}))
     first = root.find("Gather")[0]
-    assert first.tag == "Play" and first.text == "/audio/0123abcd.wav"
+    # absolute, from PUBLIC_BASE_URL (issue 14, item 18: the URL was relative)
+    assert first.tag == "Play" and first.text == f"{PUBLIC}/audio/0123abcd.wav"
     assert root.find("Gather")[1].tag == "Say"  # no file for the main menu: <Say>
 
 

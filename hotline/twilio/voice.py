@@ -47,11 +47,13 @@ def _twiml(services: Services, turn: engine.Turn) -> Response:
     once per audio build and RENDER_SECONDS (a removed recording stops playing after at most
     that); callback steps, which speak a caller's number or reference, are never kept."""
     personal = turn.personal
-    key = (turn, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
+    # <Play> takes absolute URLs (Twilio documents no other): PUBLIC_BASE_URL's, else this host's.
+    base = (services.settings.public_base_url or request.host_url).rstrip("/")
+    key = (turn, base, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
     body = None if personal else services.rendered.get(key)
     if body is None:
         body = render(turn, services.content, services.audio,
-                      lambda name: url_for("audio.file", name=name, _external=False))
+                      lambda name: base + url_for("audio.file", name=name))
         if not personal:
             if len(services.rendered) >= RENDERED_MAX:
                 services.rendered.clear()
