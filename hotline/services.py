@@ -14,7 +14,7 @@ from rq.job import Job
 from twilio.rest import Client
 
 from hotline.audio.library import AudioLibrary
-from hotline.callbacks.hours import OpeningHours, parse_hours
+from hotline.callbacks.hours import OpeningHours
 from hotline.callbacks.queue import CallbackQueue
 from hotline.callbacks.spool import Spool
 from hotline.console.mediators import Mediators
@@ -103,7 +103,7 @@ class Services:
     @cached_property
     def hours(self) -> OpeningHours:
         """When mediators call back."""
-        return parse_hours(self.settings.opening_hours, self.settings.timezone)
+        return self.settings.hours()
 
     @cached_property
     def twilio(self) -> Client:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotline.callbacks.hours import HoursError, parse_hours
+from hotline.callbacks.hours import HoursError, OpeningHours, parse_closed_days, parse_hours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +44,7 @@ class Settings:
     callbacks_per_day: int
     opening_hours: str
     timezone: str
+    closed_days: str
     claim_seconds: int
     max_attempts: int
     alert_after_seconds: int
@@ -56,7 +57,11 @@ class Settings:
 
     def opening_times(self) -> tuple[str, ...]:
         """The times of day callbacks start, as the line speaks them (rendered ahead)."""
-        return parse_hours(self.opening_hours, self.timezone).opening_times()
+        return self.hours().opening_times()
+
+    def hours(self) -> OpeningHours:
+        """The opening hours, public holidays and closure days, read."""
+        return parse_hours(self.opening_hours, self.timezone, self.closed_days)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with `changes` (field names) applied."""
@@ -113,6 +118,14 @@ def _zone(value: str) -> str:
     return value
 
 
+def _closed(value: str) -> str:
+    try:
+        parse_closed_days(value)
+    except HoursError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
 def _hours(value: str) -> str:
     try:
         parse_hours(value, "UTC")
@@ -159,6 +172,8 @@ VARIABLES: tuple[Variable, ...] = (
              "when mediators call back, e.g. `mon-fri 09:00-17:00; sat 10:00-12:00`"),
     Variable("HOTLINE_TIMEZONE", "timezone", _zone, "Europe/Brussels",
              "time zone of the opening hours"),
+    Variable("HOTLINE_CLOSED_DAYS", "closed_days", _closed, "",
+             "closed besides Belgian public holidays: `07-11` every year, `2026-12-24` once"),
     Variable("HOTLINE_CLAIM_MINUTES", "claim_seconds", _minutes, "20",
              "a ticket taken but not closed goes back in line after this many minutes"),
     Variable("HOTLINE_MAX_ATTEMPTS", "max_attempts", _whole, "3",
