@@ -47,11 +47,11 @@ def over_request_limit(services: Services, number: str, call: str | None = None)
     CALLBACKS_PER_DAY for the number, or past TICKETS_PER_CALL in one call (a caller typing
     third parties' numbers, each of whom would get an SMS). Keys: `cb:rate:<n>:<day>` and
     `cb:call:<CallSid>`, 1 day each. Never refuses when Redis is down (the spool takes it)."""
+    daily = f"cb:rate:{services.privacy.number_key(number)}:{int(time.time() // 86400)}"
     try:
         pipe = services.redis.pipeline()
-        pipe.incr(f"cb:rate:{services.privacy.number_key(number)}:{int(time.time() // 86400)}")
-        pipe.expire(f"cb:rate:{services.privacy.number_key(number)}:{int(time.time() // 86400)}",
-                    86400)
+        pipe.incr(daily)
+        pipe.expire(daily, 86400)
         if call:
             pipe.incr(f"cb:call:{call}")
             pipe.expire(f"cb:call:{call}", 86400)
