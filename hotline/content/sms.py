@@ -27,7 +27,7 @@ from hotline.content.lexicon import Lexicon, load_lexicon, topic_names
 from hotline.content.segments import Cost, cost, ucs2_culprits
 from hotline.content.writing import LatinLanguageId, WritingProfile, latin_language_id
 
-SYSTEM_TEXTS = ("menu_header", "menu_footer", "welcome_line", "language_set", "stop_confirm",
+SYSTEM_TEXTS = ("menu_header", "menu_footer", "language_set", "stop_confirm",
                 "start_confirm", "item_code")
 CALLBACK_TEXTS = ("cb_created", "cb_joined", "cb_cancelled", "cb_none", "cb_unreachable",
                   "cb_failed", "forget_confirm")
