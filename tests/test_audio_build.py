@@ -295,3 +295,24 @@ def test_with_its_audio_every_language_is_offered_and_every_path_speaks_only_it(
             seen.add(turn.listen)
             for key in [*"0123456789*#", "21", "0470123499", None]:
                 queue.append((engine.respond(content, turn.listen, key, caller), caller))
+
+
+def test_menu_lines_are_rendered_at_the_menu_rate_and_information_at_the_normal_one(tmp_path):
+    root = tmp_path / "content"
+    shutil.copytree(ROOT / "ivr_scripts", root / "ivr_scripts")
+    offline_config(root, **{"espeak-ng": {"rate": 150, "menu_rate": 180}})
+    content = load_content(root)
+    build(content, root / "audio_cache", langs=["en"], jobs=2)
+    manifest = read_manifest(root / "audio_cache")
+    voices = {key: entry["voice"] for entry in manifest.values() for key in entry["keys"]}
+    assert voices["opt_cpas"] == voices["opt_repeat"] == voices["language_option"] == "en@180wpm"
+    assert voices["info_cpas_what"] == voices["welcome_back"] == voices["headline"] == "en@150wpm"
+    assert {p.menu for p in prompts_of(content, ["en"]) if "opt_cpas" in p.keys} == {True}
+
+
+def test_a_menu_rate_out_of_range_is_named(tmp_path):
+    root = tmp_path / "content"
+    shutil.copytree(ROOT / "ivr_scripts", root / "ivr_scripts")
+    offline_config(root, **{"espeak-ng": {"menu_rate": 900}})
+    with pytest.raises(ContentError, match=r"espeak-ng\.menu_rate"):
+        load_audio_config(root)

@@ -84,3 +84,11 @@ def test_file_names_hash_text_engine_voice_and_format():
 def test_silence_is_refused():
     with pytest.raises(EngineError, match="silent"):
         to_telephone(Speech(np.zeros(RATE, dtype=np.float32), RATE))
+
+
+def test_menu_lines_can_be_spoken_more_briskly_than_information():
+    engine = EspeakEngine(rate=150, menu_rate=175)
+    text = "Interpreters, courses: 7."
+    assert engine.voice("en") == "en@150wpm" and engine.voice("en", menu=True) == "en@175wpm"
+    assert engine.speak(text, "en", menu=True).seconds < 0.92 * engine.speak(text, "en").seconds
+    assert EspeakEngine(rate=150).voice("en", menu=True) == "en@150wpm"  # none set: one rate

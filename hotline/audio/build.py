@@ -63,6 +63,7 @@ class Prompt:
     keys: tuple[str, ...]
     text: str
     speech: str = ""  # what the engine reads: the text with the language's respellings
+    menu: bool = False  # a menu's "topic: key" line only (engines may speak these briskly)
 
     @property
     def id(self) -> str:
@@ -255,19 +256,21 @@ def prompts_of(content: Content, langs: Iterable[str] | None = None,
     for u in utterances(content, times):
         if wanted is None or u.lang in wanted:
             keys.setdefault((u.lang, u.text), []).append(u.key)
-    return [Prompt(lang, tuple(k), text, content.speech(lang, text))
+    return [Prompt(lang, tuple(k), text, content.speech(lang, text),
+                   all(key in content.option_prompts for key in k))
             for (lang, text), k in keys.items()]
 
 
 def engine_chain(config: AudioConfig, engines: dict[str, Engine], lang: str,
-                 offline: bool = False) -> tuple[tuple[str, str], ...]:
-    """(engine, voice) pairs that speak `lang`, best first; only offline engines if `offline`."""
+                 offline: bool = False, menu: bool = False) -> tuple[tuple[str, str], ...]:
+    """(engine, voice) pairs that speak `lang` (menu lines if `menu`), best first; only
+    offline engines if `offline`."""
     chain = []
     for name in config.order_for(lang):
         engine = engines[name]
         if offline and not engine.offline:
             continue
-        voice = engine.voice(lang)
+        voice = engine.voice(lang, menu)
         if voice is not None:
             chain.append((name, voice))
     return tuple(chain)
@@ -288,18 +291,20 @@ def make_plan(content: Content, root: Path, config: AudioConfig, engines: dict[s
     stale = [r for r in recordings if r.lang in content.languages
              and (r.text is None or text_id(r.lang, r.text) not in current)]
     chains, best = {}, {}
-    for lang in {p.lang for p in prompts}:
-        full = engine_chain(config, engines, lang)
-        chains[lang] = engine_chain(config, engines, lang, offline)
+    for kind in {(p.lang, p.menu) for p in prompts}:
+        lang, menu = kind
+        full = engine_chain(config, engines, lang, menu=menu)
+        chains[kind] = engine_chain(config, engines, lang, offline, menu)
         # A rendering by the engine this build would use, or by one the language prefers to it.
-        best[lang] = set(full[: full.index(chains[lang][0]) + 1] if chains[lang] else full)
+        best[kind] = set(full[: full.index(chains[kind][0]) + 1] if chains[kind] else full)
     tasks, changes = [], {}
     for prompt in prompts:
+        kind = (prompt.lang, prompt.menu)
         entry = manifest.get(prompt.id) or {}
         rendered = entry.get("rendered") if entry.get("engine") == RECORDING else entry
-        rendered = rendered if _fresh(root, prompt, rendered, best[prompt.lang]) else None
+        rendered = rendered if _fresh(root, prompt, rendered, best[kind]) else None
         recording = by_text.get(prompt.id)
-        task = Task(prompt, () if rendered else chains[prompt.lang], rendered)
+        task = Task(prompt, () if rendered else chains[kind], rendered)
         if recording is not None:  # converted already when the entry plays this very take
             sha = hashlib.sha256(recording.path.read_bytes()).hexdigest()
             name = file_name(prompt.text, RECORDING, sha)
@@ -314,7 +319,7 @@ def make_plan(content: Content, root: Path, config: AudioConfig, engines: dict[s
         new = compose(prompt, task.rendered, task.recorded)
         if new != (entry or None):
             changes[prompt.id] = new
-    no_engine = sorted(lang for lang in chains if not engine_chain(config, engines, lang))
+    no_engine = sorted({lang for lang, _ in chains if not engine_chain(config, engines, lang)})
     return Plan(prompts, tasks, changes, stale, no_engine)
 
 
@@ -355,7 +360,8 @@ def run_task(task: Task, root: Path, engines: dict[str, Engine]) -> Result:
             if reused:
                 seconds = round(soundfile.info(root / target).duration, 3)
             else:
-                seconds = _store(root, target, engines[name].speak(prompt.spoken, prompt.lang))
+                speech = engines[name].speak(prompt.spoken, prompt.lang, prompt.menu)
+                seconds = _store(root, target, speech)
         except (EngineError, OSError, ValueError, RuntimeError) as exc:
             tried.append(f"{prompt.lang} {prompt.keys[0]}: {name}: {exc}")
             continue

@@ -4,7 +4,8 @@
     languages: {ps: [], fa: [espeak-ng]}   # a language's own order, when it differs ([] = none)
     gtts: {tld: com, interval: 1.0, attempts: 4, backoff: 1.0, timeout: 20,
            languages: {fr: fr}}        # our code -> gTTS's code, when they differ
-    espeak-ng: {rate: 150, languages: {fr: fr-be}}   # our code -> espeak-ng voice
+    espeak-ng: {rate: 150, menu_rate: 175,           # words a minute (menus: "topic: key" lines)
+                languages: {fr: fr-be}}              # our code -> espeak-ng voice
 
 Everything is optional; without the file every language tries gTTS, then espeak-ng.
 """
@@ -63,10 +64,12 @@ def load_audio_config(root: Path | str) -> AudioConfig:
     for key in GTTS_NUMBERS:
         if key in gtts and (not isinstance(gtts[key], int | float) or gtts[key] < 0):
             check.fail(f"gtts.{key}", "must be a number, 0 or more")
-    espeak = _section("espeak-ng", data.get("espeak-ng"), {"rate", "languages"}, check)
-    rate = espeak.get("rate", 150)
-    if not isinstance(rate, int) or not 80 <= rate <= 450:
-        check.fail("espeak-ng.rate", "must be words per minute, from 80 to 450")
+    espeak = _section("espeak-ng", data.get("espeak-ng"), {"rate", "menu_rate", "languages"},
+                      check)
+    for key in ("rate", "menu_rate"):
+        rate = espeak.get(key, 150)
+        if not isinstance(rate, int) or not 80 <= rate <= 450:
+            check.fail(f"espeak-ng.{key}", "must be words per minute, from 80 to 450")
     if problems:
         raise ContentError(problems)
     return AudioConfig(order, language_order, gtts, espeak)
@@ -83,7 +86,8 @@ def make_engines(config: AudioConfig, state_dir: Path) -> dict[str, Engine]:
             timeout=float(gtts["timeout"]),
         ),
         "espeak-ng": EspeakEngine(config.espeak.get("languages"),
-                                  int(config.espeak.get("rate", 150))),
+                                  int(config.espeak.get("rate", 150)),
+                                  config.espeak.get("menu_rate")),
     }
 
 

@@ -47,10 +47,11 @@ class Engine(Protocol):
     name: str
     offline: bool
 
-    def voice(self, lang: str) -> str | None:
-        """The voice id for `lang` (the manifest records it), or None if it cannot speak it."""
+    def voice(self, lang: str, menu: bool = False) -> str | None:
+        """The voice id for `lang` (the manifest records it), or None if it cannot speak it;
+        `menu`: for a menu's "topic: key" lines, which an engine may speak more briskly."""
 
-    def speak(self, text: str, lang: str) -> Speech:
+    def speak(self, text: str, lang: str, menu: bool = False) -> Speech:
         """`text` spoken in `lang`; raises EngineError."""
 
 
@@ -149,26 +150,29 @@ class EspeakEngine:
     name = "espeak-ng"
     offline = True
 
-    def __init__(self, voices: dict[str, str] | None = None, rate: int = 150):
+    def __init__(self, voices: dict[str, str] | None = None, rate: int = 150,
+                 menu_rate: int | None = None):
         self.voices = voices or {}
         self.rate = rate
+        self.menu_rate = menu_rate or rate
 
     def languages(self) -> frozenset[str]:
         """Every language tag espeak-ng's voices declare."""
         with LIBRARY_LOCK:
             return _library().languages
 
-    def voice(self, lang: str) -> str | None:
+    def voice(self, lang: str, menu: bool = False) -> str | None:
         name = self.voices.get(lang, lang).lower()
-        return f"{name}@{self.rate}wpm" if name in self.languages() else None
+        rate = self.menu_rate if menu else self.rate
+        return f"{name}@{rate}wpm" if name in self.languages() else None
 
-    def speak(self, text: str, lang: str) -> Speech:
+    def speak(self, text: str, lang: str, menu: bool = False) -> Speech:
         name = self.voices.get(lang, lang)
         if self.voice(lang) is None:  # espeak-ng would match a prefix: "no-such" is Norwegian
             raise EngineError(f"espeak-ng has no voice for {name!r}")
         with LIBRARY_LOCK:
             library = _library()
-            samples = library.synth(text, name, self.rate)
+            samples = library.synth(text, name, self.menu_rate if menu else self.rate)
             return Speech(samples, library.rate)
 
 
@@ -227,7 +231,7 @@ class GttsEngine:
         self.max_wait = max_wait
         self.unreachable = False
 
-    def voice(self, lang: str) -> str | None:
+    def voice(self, lang: str, menu: bool = False) -> str | None:
         from gtts.lang import tts_langs
 
         code = self.languages.get(lang, lang)
@@ -235,7 +239,7 @@ class GttsEngine:
             return None
         return code if self.tld == "com" else f"{code}@{self.tld}"
 
-    def speak(self, text: str, lang: str) -> Speech:
+    def speak(self, text: str, lang: str, menu: bool = False) -> Speech:
         from gtts import gTTS, gTTSError
 
         if self.unreachable:

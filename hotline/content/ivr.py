@@ -116,6 +116,7 @@ class Content:
     item_options: tuple[Option, ...]
     warnings: tuple[str, ...] = field(default=())
     language_hints: dict[str, str] = field(default_factory=dict)  # country code -> language
+    option_prompts: frozenset[str] = frozenset()  # the keys of "topic: key" lines (menus)
 
     def text(self, lang: str, key: str, **runtime: str) -> str:
         """The prompt `key` in `lang`, placeholders filled in."""
@@ -261,7 +262,7 @@ def load_content(root: Path | str) -> Content:
     return Content(
         root=root, languages=languages, nodes=nodes, start=start, retries=retries,
         values=values, item_options=item_options, warnings=tuple(warnings),
-        language_hints=hints,
+        language_hints=hints, option_prompts=frozenset(option_prompts),
     )
 
 
