@@ -115,6 +115,14 @@ def test_respellings_apply_to_speech_only_and_to_whole_words(content):
     assert "C P A S" not in sms.item("fr", "cpas_what")
 
 
+@pytest.mark.parametrize("lang", ["fr", "en", "ar", "uk", "prs", "ti"])
+def test_every_voice_spells_the_cpas_instead_of_reading_it_as_a_word(content, lang):
+    """An English voice reads "CPAS" as "see-pass", a French one as "kpa": each language that
+    says CPAS respells it, letter by letter in its own script."""
+    text = content.text(lang, "opt_cpas", digit="1")
+    assert "CPAS" in text and "CPAS" not in content.speech(lang, text)
+
+
 def test_values_of_a_callback_prompt_are_spoken_from_pieces(content):
     from hotline.engine.turns import say
 
