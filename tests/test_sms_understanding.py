@@ -99,6 +99,24 @@ def test_topic_anywhere_and_the_more_specific_wins(sms, body, lang, branch):
     assert got_lang == lang and under(sms, node, branch), (got_lang, node)
 
 
+@pytest.mark.parametrize(("word", "not_taken_for"), [
+    ("THERE", "WHERE"), ("JOURS", "COURS"), ("MOINS", "SOINS"), ("LEVEN", "LEREN"),
+    ("OOIT", "NOOIT"), ("زندان", "دندان"), ("حمله", "حامله"),
+])
+def test_a_common_word_is_no_typo_of_another_word(sms, word, not_taken_for):
+    """Days ("jours") are not courses, "ever" ("ooit") is not "never" ("nooit"), prison is not
+    a tooth: a frequent word of the line's languages is only ever read as itself."""
+    assert not_taken_for not in sms.lexicon.index.steps_of(word)
+
+
+@pytest.mark.parametrize(("word", "form_of"), [
+    ("ШКОЛИ", "ШКОЛА"), ("PERSONNES", "PERSONNE"), ("FEVR", None), ("MEDCIN", None),
+])
+def test_another_ending_and_a_real_typo_still_match(sms, word, form_of):
+    steps = sms.lexicon.index.steps_of(word)
+    assert steps and (form_of is None or form_of in steps), steps
+
+
 @pytest.mark.parametrize("body", ["STOP", "stop", "Stop.", "stop please", "stop svp", "STOP STOP",
                                   "  stop !! "])
 def test_stop_only_as_the_whole_message(sms, body):

@@ -24,15 +24,18 @@ the node above it ("aide médicale" is amu, and "combien le RIS" the amounts, no
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.content.ivr import Checker, Content, Problem, read_yaml, relative_name
-from hotline.content.phrases import GAP, MIN_STEM, Entry, PhraseIndex, entry_steps
+from hotline.content.phrases import GAP, MIN_STEM, Entry, PhraseIndex, entry_steps, tokens
 
 HELP = "help"
 FILLER = "filler"
 LEXICON_DIR = "sms_templates/lexicon"
+COMMON_WORDS = 5000  # per language: "never", "still", "ziek" are words, not typos
+WORDFREQ_CODES = {"prs": "fa"}  # our code -> wordfreq's, when they differ
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,22 @@ def load_lexicon(voice: Content, keywords: dict[str, dict[str, list[str]]],
     order = list(voice.languages)
     entries = [Entry(texts[key], key[0], key[1], tuple(sorted(langs, key=order.index)))
                for key, langs in merged.items()]
-    return Lexicon(PhraseIndex(entries), tuple(precedence), voice, sizes)
+    return Lexicon(PhraseIndex(entries, common_words(order)), tuple(precedence), voice, sizes)
+
+
+def common_words(langs: Iterable[str]) -> frozenset[str]:
+    """The COMMON_WORDS most frequent words of each of `langs` that wordfreq knows (Dari through
+    Persian), as message tokens: a word people wrote for itself, no typo of a lexicon word."""
+    from wordfreq import available_languages, top_n_list
+
+    known = available_languages(wordlist="small")
+    found: set[str] = set()
+    for lang in langs:
+        code = WORDFREQ_CODES.get(lang, lang)
+        if code in known:
+            for word in top_n_list(code, COMMON_WORDS, wordlist="small"):
+                found.update(tokens(word))
+    return frozenset(found)
 
 
 def _word_list(raw: object, key: str, check: Checker) -> list[str]:

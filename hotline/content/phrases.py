@@ -7,7 +7,9 @@ or a digit and where Latin letters meet another script ("الCPAS" is two tokens
 
 An entry is one or more steps, written in the lexicon as words separated by spaces:
 - `word`: that word; a word of 5 or more letters also with one letter wrong, missing, extra or two
-  swapped (only when the token is no entry's word); an Arabic-script word also with the article, a
+  swapped (only when the token is no entry's word; a common word of the line's languages only
+  with another ending, as a form of the same word: "jours" is no "cours" mistyped, "ШКОЛИ" is
+  "ШКОЛА"); an Arabic-script word also with the article, a
   conjunction or a preposition before it (ال و ف ب ل ك, together: وال بال لل…) and a possessive or
   plural ending after it (ي ك ه ها نا هم كم ات ين ون ان ام اش را), so write it bare: an entry
   written with the article matches only words written with it;
@@ -107,8 +109,9 @@ class PhraseIndex:
     """Every entry, indexed so that finding them all in a message costs a few dict look-ups a
     token: exact forms, prefixes, and deletions for one-typo matches (a SymSpell-style index)."""
 
-    def __init__(self, entries: Iterable[Entry]):
+    def __init__(self, entries: Iterable[Entry], common: frozenset[str] = frozenset()):
         self.entries = list(entries)
+        self.common = common  # tokens that are words in their own right: never a typo
         self._exact: dict[str, set[str]] = {}
         self._stems: dict[str, set[str]] = {}
         self._deletions: dict[str, set[str]] = {}
@@ -139,7 +142,9 @@ class PhraseIndex:
         near = set(self._deletions.get(token, ()))
         for deleted in _deletions(token):
             near |= self._exact.get(deleted, set()) | self._deletions.get(deleted, set())
-        return {w for w in near if len(w) >= MIN_TYPO_LENGTH and one_edit_apart(token, w)}
+        common = token in self.common
+        return {w for w in near if len(w) >= MIN_TYPO_LENGTH and one_edit_apart(token, w)
+                and (not common or _same_stem(token, w))}
 
     def find(self, words: list[str]) -> list[Hit]:
         """Every entry found in the tokens `words`, wherever it starts."""
@@ -168,6 +173,15 @@ def _match_rest(steps: tuple[str, ...], i: int, satisfied: list[set[str]], at: i
     if at < len(satisfied) and steps[i] in satisfied[at]:
         return _match_rest(steps, i + 1, satisfied, at + 1)
     return None
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """Whether `a` and `b` differ only in their last two letters (another form of one word:
+    ШКОЛИ and ШКОЛА, DEMANDER and DEMANDE), not at the start or inside (THERE and WHERE)."""
+    shared = 0
+    while shared < min(len(a), len(b)) and a[shared] == b[shared]:
+        shared += 1
+    return shared >= min(len(a), len(b)) - 2
 
 
 def _deletions(word: str) -> set[str]:
