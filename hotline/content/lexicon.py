@@ -24,7 +24,7 @@ the node above it ("aide médicale" is amu, and "combien le RIS" the amounts, no
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,10 +108,12 @@ def load_lexicon(voice: Content, keywords: dict[str, dict[str, list[str]]],
     order = list(voice.languages)
     entries = [Entry(texts[key], key[0], key[1], tuple(sorted(langs, key=order.index)))
                for key, langs in merged.items()]
-    return Lexicon(PhraseIndex(entries, common_words(order)), tuple(precedence), voice, sizes)
+    index = PhraseIndex(entries, common_words(tuple(order)))
+    return Lexicon(index, tuple(precedence), voice, sizes)
 
 
-def common_words(langs: Iterable[str]) -> frozenset[str]:
+@functools.cache
+def common_words(langs: tuple[str, ...]) -> frozenset[str]:
     """The COMMON_WORDS most frequent words of each of `langs` that wordfreq knows (Dari through
     Persian), as message tokens: a word people wrote for itself, no typo of a lexicon word."""
     from wordfreq import available_languages, top_n_list
