@@ -196,12 +196,21 @@ def ticket(ref: str) -> str:
     mine = _holds(found)
     if mine:
         audit.record(services.redis, g.mediator.login, ref, "saw the number")
-    history = [{**e, "when": _when(float(str(e["at"])))} for e in services.callbacks.history(ref)]
+    history = [_event(e, mine) for e in services.callbacks.history(ref)]
     return render_template(
         "console/ticket.html", ticket=found, mine=mine, outcomes=OUTCOMES, history=history,
         number=services.privacy.decrypt(found.number) if mine else None,
         created=_when(found.created), nonce=secrets.token_hex(8),
     )
+
+
+def _event(entry: dict[str, object], mine: bool) -> dict[str, object]:
+    """A history entry for the page: the caller's own (sealed) note opened for the claimant only."""
+    shown = {**entry, "when": _when(float(str(entry["at"])))}
+    if entry.get("sealed"):
+        shown["text"] = (_services().privacy.decrypt(str(entry["sealed"])) if mine
+                         else "(the caller's words: shown to the mediator who takes this ticket)")
+    return shown
 
 
 @bp.post("/ticket/<ref>/call")
