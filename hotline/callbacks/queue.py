@@ -208,8 +208,9 @@ class CallbackQueue:
                 ref: str | None = None) -> tuple[str, bool]:
         """Open a ticket (or join the number's open one); returns (ref, joined).
 
-        `sealed_note` is the caller's note, already encrypted (Privacy.encrypt). `request_id` makes a replayed request (from the spool) take effect once; `ref` is the
-        reference to use when it is free (the one the caller was already given)."""
+        `sealed_note` is the caller's note, already encrypted (Privacy.encrypt). `request_id`
+        makes a replayed request (from the spool) take effect once; `ref` is the reference to use
+        when it is free (the one the caller was already given)."""
         now = time.time() if now is None else now
         fields = ["lang", lang, "topic", topic, "number", encrypted_number,
                   "number_key", number_key, "mediator", "", "voice", ""]
