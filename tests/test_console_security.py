@@ -124,3 +124,39 @@ def test_the_console_says_so_when_redis_is_down(client, services):
     assert page.status_code == 503
     assert "database" in page.get_data(as_text=True)
     assert "Traceback" not in page.get_data(as_text=True)
+
+
+def test_a_mediator_sees_and_annotates_only_tickets_of_their_languages(app, services):
+    """(issue 14, item 10) bram speaks nl and fr: an Arabic ticket is not his (404, as if unknown);
+    amina (ar) and an admin of another language see it."""
+    services.mediators.add("boss", "Boss", ["nl"], "+32470999111", PASSWORD, role="admin")
+    ref, _ = services.callbacks.request("k1", services.privacy.encrypt(MOBILE), "ar", "cpas")
+    amina, bram, boss = app.test_client(), app.test_client(), app.test_client()
+    for client, login in ((amina, "amina"), (bram, "bram"), (boss, "boss")):
+        log_in(client, login)
+    page = f"/console/ticket/{ref}"
+    assert bram.get(page, **HTTPS).status_code == 404
+    assert bram.get("/console/ticket/000000", **HTTPS).status_code == 404
+    assert post(bram, f"{page}/note", {"text": "seen"}).status_code == 404
+    assert [e["event"] for e in services.callbacks.history(ref)] == ["requested"]
+    assert amina.get(page, **HTTPS).status_code == 200
+    assert boss.get(page, **HTTPS).status_code == 200
+    assert post(amina, f"{page}/note", {"text": "will call"}, page=page).status_code == 302
+
+
+def test_ticket_references_cannot_be_tried_at_speed(app, services):
+    """(issue 14, item 10) Past 20 look-ups that found nothing in 15 minutes, every look-up is
+    refused, even of a real ticket (so a hit does not show), but for the tickets one holds."""
+    real, _ = services.callbacks.request("k1", services.privacy.encrypt(MOBILE), "fr", "cpas")
+    held, _ = services.callbacks.request("k2", services.privacy.encrypt("+32470111222"), "nl",
+                                         "cpas")
+    services.callbacks.take_next("bram", ["nl"])
+    bram = app.test_client()
+    log_in(bram, "bram")
+    tried = [f"{n:06d}" for n in range(22) if f"{n:06d}" not in (real, held)][:20]
+    assert {bram.get(f"/console/ticket/{ref}", **HTTPS).status_code for ref in tried} == {404}
+    assert bram.get(f"/console/ticket/{real}", **HTTPS).status_code == 429
+    assert bram.get(f"/console/ticket/{held}", **HTTPS).status_code == 200
+    amina = app.test_client()  # per mediator: others keep working
+    log_in(amina, "amina")
+    assert amina.get(f"/console/ticket/{real}", **HTTPS).status_code == 200

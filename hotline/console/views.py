@@ -45,6 +45,9 @@ IDLE_SECONDS = 30 * 60
 # Failed logins before a pause: per login, and per address (keys `login:fail:<who>`).
 MAX_FAILURES = {"login": 5, "address": 20}
 FAILURE_WINDOW_SECONDS = 15 * 60
+# Ticket look-ups that found nothing this mediator may see, before a pause (`console:miss:<login>`).
+MAX_MISSES = 20
+MISS_WINDOW_SECONDS = 15 * 60
 POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -177,8 +180,21 @@ def take() -> BaseResponse:
 
 
 def _ticket(ref: str) -> Ticket:
-    ticket = _services().callbacks.get(ref)
-    if ticket is None:
+    """The ticket `ref` if this mediator may see it (admins: any; others: their languages', or one
+    they hold), else 404 (unknown or not theirs: the same answer). Misses are counted per mediator
+    (`console:miss:<login>`, MISS_WINDOW_SECONDS): past MAX_MISSES every look-up is 429 but for the
+    tickets they hold, so references cannot be tried at speed."""
+    services, me = _services(), g.mediator
+    ticket = services.callbacks.get(ref)
+    mine = ticket is not None and ticket.mediator == me.login
+    misses = f"console:miss:{me.login}"
+    if not mine and int(services.redis.get(misses) or 0) >= MAX_MISSES:
+        abort(429)
+    if ticket is None or not (mine or me.is_admin or ticket.lang in me.languages):
+        pipe = services.redis.pipeline()
+        pipe.set(misses, 0, ex=MISS_WINDOW_SECONDS, nx=True)  # the window opens at the first miss
+        pipe.incr(misses)
+        pipe.execute()
         abort(404)
     return ticket
 
