@@ -6,15 +6,19 @@ import re
 import time
 
 import pytest
+from click.testing import CliRunner
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
+from hotline import create_app
 from hotline.callbacks import outbox
+from hotline.cli import main
 from tests.helpers import (
     HTTPS,
     MOBILE,
     PASSWORD,
     REFERER,
+    SECRET,
     csrf,
     log_in,
     post,
@@ -38,13 +42,76 @@ def test_five_wrong_passwords_pause_the_login(app, services):
     assert try_password(client, PASSWORD, login="bram") == 302  # others are not locked out
 
 
-def test_idle_session_expires(app, services):
+class Clock:
+    """`time.time` moved forward at will (the server's clock, for its checks of session age)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.offset = 0.0
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + self.offset)
+
+    def advance(self, minutes: float) -> None:
+        self.offset += minutes * 60
+
+
+def test_idle_session_expires(app, services, monkeypatch):
+    client = app.test_client()
+    log_in(client, "amina")
+    clock = Clock(monkeypatch)
+    clock.advance(29)
+    assert client.get("/console/", **HTTPS).status_code == 200
+    clock.advance(31)
+    assert client.get("/console/", **HTTPS).status_code == 302
+
+
+def test_a_session_ends_after_8_hours_however_active(app, services, monkeypatch):
+    """(issue 14, item 8) An absolute lifetime besides the idle one."""
+    client = app.test_client()
+    log_in(client, "amina")
+    clock = Clock(monkeypatch)
+    for _ in range(23):  # a request every 20 minutes, for 7 h 40
+        clock.advance(20)
+        assert client.get("/console/", **HTTPS).status_code == 200
+    clock.advance(21)
+    page = client.get("/console/", **HTTPS)
+    assert page.status_code == 302 and "/console/login" in page.headers["Location"]
+
+
+def session_cookie(client) -> str:
+    return client.get_cookie("session", domain="localhost").value
+
+
+def with_cookie(app, value: str):
+    client = app.test_client()
+    client.set_cookie("session", value, domain="localhost", secure=True)
+    return client
+
+
+def test_logging_out_ends_the_session_in_every_web_process(app, services):
+    """(issue 14, item 8) Sessions live in Redis: a copy of the cookie (another web process, or
+    someone who kept it) is refused once its owner logged out."""
+    other_process = create_app({"TESTING": True}, settings=services.settings)
+    client = app.test_client()
+    log_in(client, "amina")
+    kept = session_cookie(client)
+    assert with_cookie(other_process, kept).get("/console/", **HTTPS).status_code == 200
+    assert post(client, "/console/logout").status_code == 302
+    for process in (app, other_process):
+        page = with_cookie(process, kept).get("/console/", **HTTPS)
+        assert page.status_code == 302 and "/console/login" in page.headers["Location"]
+
+
+def test_disabling_an_account_ends_its_sessions_at_once(app, services, redis_server, tmp_path):
+    """(issue 14, item 8) `hotline mediators disable`: the next request is refused, and the
+    account's sessions are gone from Redis."""
     client = app.test_client()
     log_in(client, "amina")
     assert client.get("/console/", **HTTPS).status_code == 200
-    with client.session_transaction(**HTTPS) as session:
-        session["seen"] = time.time() - 31 * 60
+    env = {"REDIS_URL": redis_server.url, "HOTLINE_SECRET_KEY": SECRET,
+           "HOTLINE_VAR_DIR": str(tmp_path)}
+    assert CliRunner().invoke(main, ["mediators", "disable", "amina"], env=env).exit_code == 0
     assert client.get("/console/", **HTTPS).status_code == 302
+    assert services.redis.keys("console:session*") == []
 
 
 def test_security_headers(app, services, client):

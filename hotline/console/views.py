@@ -7,7 +7,6 @@ import datetime as dt
 import functools
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ from hotline.callbacks import outbox
 from hotline.callbacks.queue import Ticket, TicketError
 from hotline.callbacks.requests import record_outcome
 from hotline.console import audit
+from hotline.console.sessions import Sessions
 from hotline.services import Services, job_queue
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
                static_folder="static")
 OUTCOMES = (("reached", "Reached"), ("no_answer", "No answer"),
             ("wrong_number", "Wrong number"), ("referred", "Referred"))
-IDLE_SECONDS = 30 * 60
 # Failed logins before a pause: per login, and per address (keys `login:fail:<who>`).
 MAX_FAILURES = {"login": 5, "address": 20}
 FAILURE_WINDOW_SECONDS = 15 * 60
@@ -57,17 +56,17 @@ def _services() -> Services:
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Send anyone not logged in (or disabled since) to the login page."""
+    """Send anyone without a live session (logged out, idle, over its lifetime, disabled since: see
+    hotline.console.sessions) to the login page."""
 
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        login = session.get("mediator")
+        session_id = session.get("sid")
+        login = Sessions(_services().redis).login_of(str(session_id)) if session_id else None
         mediator = _services().mediators.get(login) if login else None
-        idle = time.time() - float(session.get("seen", 0))
-        if mediator is None or not mediator.active or idle > IDLE_SECONDS:
+        if mediator is None or not mediator.active:
             session.clear()
             return redirect(url_for("console.login", next=request.path))
-        session["seen"] = time.time()
         g.mediator = mediator
         _services().mediators.seen(mediator.login)
         return view(*args, **kwargs)
@@ -141,8 +140,7 @@ def login() -> str | BaseResponse:
                                         error="Wrong login or password."), status=401)
     r.delete(counters["login"])
     session.clear()
-    session["mediator"] = mediator.login
-    session["seen"] = time.time()
+    session["sid"] = Sessions(r).start(mediator.login)
     session.permanent = True
     target = request.args.get("next", "")
     safe = target.startswith("/console/") and target.isprintable() and "\\" not in target
@@ -152,7 +150,8 @@ def login() -> str | BaseResponse:
 @bp.post("/logout")
 @login_required
 def logout() -> BaseResponse:
-    """End the session."""
+    """End the session, in every web process."""
+    Sessions(_services().redis).end(str(session["sid"]))
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("console.login"))
