@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 from rq import Queue
 from rq.registry import FailedJobRegistry
@@ -162,9 +165,62 @@ def test_admin_retries_a_failed_job(app, services, sandbox, twilio_env):
     assert [m["body"] for m in sandbox.messages] == ["hello"]
 
 
-def test_behind_a_tls_proxy_the_console_sends_hsts(app, services):
-    page = app.test_client().get("/console/login", headers={"X-Forwarded-Proto": "https"})
+def behind_proxies(services, hops: int):
+    """Another web process of the same service, configured with `hops` proxies in front."""
+    return create_app({"TESTING": True}, settings=services.settings.replace(proxy_hops=hops))
+
+
+def test_behind_a_tls_proxy_the_console_sends_hsts(services):
+    page = behind_proxies(services, 1).test_client().get(
+        "/console/login", headers={"X-Forwarded-Proto": "https"})
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def try_from(client, login: str, forwarded: str, password: str = "wrong") -> int:
+    token = csrf(client, "/console/login")
+    return client.post("/console/login", data={"login": login, "password": password,
+                                               "csrf_token": token},
+                       headers={**REFERER, "X-Forwarded-For": forwarded}, **HTTPS).status_code
+
+
+def test_a_forged_x_forwarded_for_does_not_rotate_the_throttled_address(app):
+    """(issue 14, item 9) No proxy in front (HOTLINE_PROXY_HOPS=0, the default, even with
+    PUBLIC_BASE_URL set): the client's X-Forwarded-For is not believed, so twenty failures from
+    one address pause it whatever the header says."""
+    client = app.test_client()
+    statuses = [try_from(client, f"user{i}", f"10.0.{i}.1") for i in range(21)]
+    assert statuses == [401] * 20 + [429]
+    assert try_from(client, "bram", "10.9.9.9", password=PASSWORD) == 429
+
+
+def test_behind_one_proxy_the_address_is_the_one_the_proxy_saw(services):
+    """(issue 14, item 9) One proxy appends the address it saw: what the client put before it is
+    ignored, and other clients behind the same proxy are not paused."""
+    web = behind_proxies(services, 1)
+    client = web.test_client()
+    statuses = [try_from(client, f"user{i}", f"10.0.{i}.1, 203.0.113.7") for i in range(21)]
+    assert statuses == [401] * 20 + [429]
+    assert try_from(web.test_client(), "bram", "198.51.100.9", password=PASSWORD) == 302
+
+
+def test_parallel_wrong_passwords_are_checked_at_most_five_times(app, services):
+    """(issue 14, item 9) Twenty wrong passwords sent at once: each is counted before its check,
+    so five are checked (401) and fifteen refused unchecked (429)."""
+    slow = PasswordHasher(time_cost=8, memory_cost=8192, parallelism=1)  # a check takes ~0.1 s
+    services.redis.hset("med:amina", "password", slow.hash(PASSWORD))
+    clients = [app.test_client() for _ in range(20)]
+    tokens = [csrf(c, "/console/login") for c in clients]
+    start = threading.Barrier(len(clients))
+
+    def attempt(i: int) -> int:
+        start.wait()
+        return clients[i].post("/console/login", data={
+            "login": "amina", "password": f"wrong{i}", "csrf_token": tokens[i]},
+            headers=REFERER, **HTTPS).status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = sorted(pool.map(attempt, range(len(clients))))
+    assert statuses == [401] * 5 + [429] * 15
 
 
 @pytest.mark.parametrize("login", ["all", "seen:amina", "phone:x", "a" * 300])

@@ -41,7 +41,8 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
                static_folder="static")
 OUTCOMES = (("reached", "Reached"), ("no_answer", "No answer"),
             ("wrong_number", "Wrong number"), ("referred", "Referred"))
-# Failed logins before a pause: per login, and per address (keys `login:fail:<who>`).
+# Failed logins before a pause: per login, and per address (keys `login:fail:<login>` and
+# `login:fail:@<address>`, FAILURE_WINDOW_SECONDS after the last attempt).
 MAX_FAILURES = {"login": 5, "address": 20}
 FAILURE_WINDOW_SECONDS = 15 * 60
 # Ticket look-ups that found nothing this mediator may see, before a pause (`console:miss:<login>`).
@@ -127,18 +128,25 @@ def login() -> str | BaseResponse:
     r = _services().redis
     name = request.form.get("login", "").strip().lower()[:64]
     counters = {"login": f"login:fail:{name}", "address": f"login:fail:@{request.remote_addr}"}
-    if any(int(r.get(key) or 0) >= MAX_FAILURES[kind] for kind, key in counters.items()):
+    # Counted before the password is checked, in one transaction: parallel attempts each get
+    # their own count, so no more than MAX_FAILURES of them are ever checked.
+    pipe = r.pipeline()
+    for key in counters.values():
+        pipe.incr(key)
+        pipe.expire(key, FAILURE_WINDOW_SECONDS)
+    counts = dict(zip(counters, pipe.execute()[::2], strict=True))
+    if any(int(counts[kind]) > MAX_FAILURES[kind] for kind in counters):
         return Response(render_template(
             "console/login.html", error="Too many failed attempts. Try again in 15 minutes."),
             status=429)
     mediator = _services().mediators.check_password(name, request.form.get("password", ""))
     if mediator is None:
-        for key in counters.values():
-            r.incr(key)
-            r.expire(key, FAILURE_WINDOW_SECONDS)
         return Response(render_template("console/login.html",
                                         error="Wrong login or password."), status=401)
-    r.delete(counters["login"])
+    pipe = r.pipeline()
+    pipe.delete(counters["login"])
+    pipe.decr(counters["address"])  # not a failure after all
+    pipe.execute()
     session.clear()
     session["sid"] = Sessions(r).start(mediator.login)
     session.permanent = True
