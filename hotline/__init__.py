@@ -49,10 +49,13 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
         log.warning("!" * 72)
     services = build_services(settings)
     app.extensions["hotline"] = services
-    if settings.public_base_url:
-        # Behind the TLS-terminating proxy that PUBLIC_BASE_URL names: trust its X-Forwarded-Proto
-        # (HTTPS-only checks and headers); the host Twilio signs is PUBLIC_BASE_URL's anyway.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    if settings.proxy_hops:
+        # Behind that many proxies: trust the X-Forwarded-Proto (HTTPS-only checks and headers) and
+        # the X-Forwarded-For entries they added, no more (the client's own would rotate the
+        # address the console's login throttle counts). The host Twilio signs is
+        # PUBLIC_BASE_URL's anyway.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.config.update(
         # Refused (413) before the body is read or parsed: no webhook or console form comes near.
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,

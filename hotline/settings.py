@@ -38,6 +38,7 @@ class Settings:
     twilio_phone_number: str
     twilio_api_base_url: str
     public_base_url: str | None
+    proxy_hops: int
     secret_key: str
     insecure_dev: bool
     sms_replies_per_hour: int
@@ -158,6 +159,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Twilio's REST API (the local sandbox in development and tests)"),
     Variable("PUBLIC_BASE_URL", "public_base_url", _optional, "",
              "the URL Twilio calls, behind a proxy (signatures, absolute URLs)"),
+    Variable("HOTLINE_PROXY_HOPS", "proxy_hops", _whole, "0",
+             "reverse proxies in front of the service whose X-Forwarded-For/-Proto are trusted "
+             "(0: none, the service faces clients itself)"),
     Variable("HOTLINE_SECRET_KEY", "secret_key", _text, "",
              "key for encrypting and hashing numbers; default: var/secret-key (made once)"),
     Variable("HOTLINE_INSECURE_DEV", "insecure_dev", _flag, "0",

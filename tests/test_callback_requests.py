@@ -128,7 +128,8 @@ def test_sms_request_join_and_cancel(client, services):
     assert reply == sms.text("fr", "cb_created", ref=ref)
     ticket = services.callbacks.get(ref)
     assert ticket.topic == "cpas"
-    assert services.callbacks.history(ref)[1]["text"] == "je ne comprends pas la lettre"
+    sealed = services.callbacks.history(ref)[1]["sealed"]  # encrypted at rest (issue 14, item 11)
+    assert services.privacy.decrypt(sealed) == "je ne comprends pas la lettre"
     assert sms_replies(sms_post(client, "rappel")) == [sms.text("fr", "cb_joined", ref=ref)]
     assert sms_replies(sms_post(client, "ANNULER")) == [sms.text("fr", "cb_cancelled", ref=ref)]
     assert services.callbacks.get(ref).status == "cancelled"

@@ -38,7 +38,8 @@ def served(app):
 def test_log_in_take_next_record_outcome_log_out(services, served):
     services.mediators.add("amina", "Amina", ["fr", "ar"], "+32470999888",
                            "correct horse battery")
-    ref, _ = open_request(services, MOBILE, "fr", "cpas", confirm_by_sms=False)
+    ref, _ = open_request(services, MOBILE, "fr", "cpas", "ma voisine Fatima",
+                          confirm_by_sms=False)
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as pw:
         chrome = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -53,12 +54,17 @@ def test_log_in_take_next_record_outcome_log_out(services, served):
         page.click("text=Take next ticket")
         page.wait_for_selector(f"text=Ticket {ref}")
         assert page.inner_text("#number") == MOBILE
+        assert "ma voisine Fatima" in page.inner_text(".history")  # the caller's note: theirs
         page.screenshot(path=str(SHOTS / "ticket.png"), full_page=True)
         page.click("button[value=reached]")
         page.wait_for_selector(f"text=Ticket {ref}: reached, now done.")
         assert services.callbacks.get(ref).status == "done"
+        kept = page.context.cookies()
         page.click("text=Log out")
         page.wait_for_selector("text=You are logged out.")
+        page.goto(f"{served}/console/ticket/{ref}")
+        assert "/console/login" in page.url
+        page.context.add_cookies(kept)  # the cookie from before logging out: ended too
         page.goto(f"{served}/console/ticket/{ref}")
         assert "/console/login" in page.url
         chrome.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import pickle
+import time
 import zlib
 
 import pytest
@@ -14,6 +15,7 @@ import redis
 from rq import Queue
 
 from tests.helpers import (
+    HTTPS,
     MOBILE,
     log_in,
     next_url,
@@ -151,3 +153,53 @@ def test_no_callback_to_foreign_or_premium_numbers_by_sms(app, services, number)
     reply = sms_replies(sms_post(app.test_client(), "CALL", number=number))
     assert reply == []  # not even an answer: an SMS to such a number is not sent (issue 14.6)
     assert services.redis.keys("cb:ticket:*") == []
+
+
+NOTE = "RAPPEL appelez ma voisine Fatima au 0470 55 66 77"
+
+
+def test_the_callers_note_is_sealed_and_shown_to_the_claimant_only(app, services, mediators):
+    """(issue 14, item 11) The caller's free text may name or number someone: encrypted at rest,
+    shown only to the mediator who took the ticket."""
+    client = app.test_client()
+    sms_post(client, "AIDE")
+    sms_post(client, NOTE)
+    (ref,) = services.callbacks.waiting("fr")
+    for value in every_value(services.rq):
+        assert b"Fatima" not in value and b"55 66 77" not in value, value[:300]
+    amina, bram = app.test_client(), app.test_client()
+    log_in(amina, "amina")
+    log_in(bram, "bram")  # speaks French too: sees the ticket, not the caller's words
+    assert "Fatima" not in bram.get(f"/console/ticket/{ref}", **HTTPS).get_data(as_text=True)
+    post(amina, "/console/take")
+    assert "Fatima au 0470 55 66 77" in amina.get(f"/console/ticket/{ref}", **HTTPS).get_data(
+        as_text=True)
+    assert "Fatima" not in bram.get(f"/console/ticket/{ref}", **HTTPS).get_data(as_text=True)
+
+
+def aof_bytes(server) -> bytes:
+    """Everything Redis persisted on disk (its append-only file, in one part or several)."""
+    files = [p for p in server.data_dir.rglob("*") if p.is_file() and p.name != "redis.log"]
+    return b"".join(p.read_bytes() for p in files)
+
+
+def test_forget_rewrites_the_append_only_file(app, services, redis_server, twilio_env):
+    """(issue 14, item 11) After FORGET the erased ticket and note are not on disk either."""
+    client = app.test_client()
+    sms_post(client, "AIDE")
+    sms_post(client, NOTE)
+    (ref,) = services.callbacks.waiting("fr")
+    (sealed,) = [e["sealed"] for e in services.callbacks.history(ref) if e.get("sealed")]
+    services.redis.execute_command("CONFIG", "SET", "appendfsync", "always")
+    try:
+        sms_post(client, "OUBLIER")
+        run_jobs(twilio_env)
+        deadline = time.monotonic() + 30
+        while int(services.redis.info("persistence")["aof_rewrite_in_progress"]):
+            assert time.monotonic() < deadline, "the rewrite did not end"
+            time.sleep(0.1)
+        on_disk = aof_bytes(redis_server)
+    finally:
+        services.redis.execute_command("CONFIG", "SET", "appendfsync", "everysec")
+    assert f"cb:ticket:{ref}".encode() not in on_disk
+    assert sealed.encode() not in on_disk

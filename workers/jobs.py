@@ -38,6 +38,13 @@ def delete_recording(sid: str) -> None:
             raise outbox.DeliveryError(f"Twilio answered {exc.status}") from None
 
 
+def rewrite_append_only_file() -> bool:
+    """After a FORGET: rewrite Redis's append-only file (hotline.state.erasure)."""
+    from hotline.state import erasure
+
+    return erasure.rewrite_append_only_file(services().redis)
+
+
 def maintenance() -> dict[str, object]:
     """Every minute: put overdue claims back in line, alert mediators about long waits; then
     schedule the next run (one chain: the job id is fixed)."""

@@ -5,7 +5,9 @@ Keys (a non-clustered Redis: the scripts touch keys named inside them):
 - `cb:ticket:<ref>`       hash: ref, lang, topic, created, status, attempts, seq, mediator,
                           number (encrypted), number_key, voice (recording URL), claimed_at,
                           closed_at
-- `cb:log:<ref>`          list of JSON events: the ticket's history and notes
+- `cb:log:<ref>`          list of JSON events: the ticket's history and notes; the caller's own
+                          note (free text: it may hold a number or a name) is a "note" event whose
+                          `sealed` field holds it encrypted, for the claimant's eyes only
 - `cb:queue:<lang>`       sorted set ref -> seq: the waiting tickets, oldest first
 - `cb:claims`             sorted set ref -> claim deadline (epoch seconds)
 - `cb:open:<number key>`  the ref of that number's open ticket, so a new request joins it
@@ -202,12 +204,13 @@ class CallbackQueue:
         self._close = r.register_script(_CLOSE)
 
     def request(self, number_key: str, encrypted_number: str, lang: str, topic: str,
-                note: str = "", now: float | None = None, request_id: str = "",
+                sealed_note: str = "", now: float | None = None, request_id: str = "",
                 ref: str | None = None) -> tuple[str, bool]:
         """Open a ticket (or join the number's open one); returns (ref, joined).
 
-        `request_id` makes a replayed request (from the spool) take effect once; `ref` is the
-        reference to use when it is free (the one the caller was already given)."""
+        `sealed_note` is the caller's note, already encrypted (Privacy.encrypt). `request_id`
+        makes a replayed request (from the spool) take effect once; `ref` is the reference to use
+        when it is free (the one the caller was already given)."""
         now = time.time() if now is None else now
         fields = ["lang", lang, "topic", topic, "number", encrypted_number,
                   "number_key", number_key, "mediator", "", "voice", ""]
@@ -218,8 +221,8 @@ class CallbackQueue:
                                                          *fields])
             if int(joined) >= 0:
                 ref = str(got)
-                if note:
-                    self.add_note(ref, "", note, now)
+                if sealed_note:
+                    self._log(ref, "note", "", now, sealed=sealed_note)
                 return ref, bool(int(joined))
             ref = None
         raise RuntimeError("could not find a free reference")

@@ -25,13 +25,14 @@ def open_request(services: Services, number: str, lang: str, topic: str, note: s
     When Redis is unreachable the request goes to the durable spool and the caller still gets a
     reference; it enters the queue, once, when Redis is back."""
     privacy = services.privacy
+    sealed_note = privacy.encrypt(note) if note else ""  # free text: may name or number someone
     try:
         ref, joined = services.callbacks.request(privacy.number_key(number),
-                                                 privacy.encrypt(number), lang, topic, note)
+                                                 privacy.encrypt(number), lang, topic, sealed_note)
     except redis.RedisError:
         ref = new_ref()
         services.spool.append({"ref": ref, "number": privacy.encrypt(number), "lang": lang,
-                               "topic": topic, "note": privacy.encrypt(note) if note else "",
+                               "topic": topic, "note": sealed_note,
                                "confirm": "1" if confirm_by_sms else ""})
         log.warning("Redis unreachable: callback request %s kept in the spool", ref)
         return ref, False
@@ -68,9 +69,9 @@ def replay_spool(services: Services) -> int:
 
     def take(entry: dict[str, str]) -> None:
         number = privacy.decrypt(entry["number"])
-        note = privacy.decrypt(entry["note"]) if entry.get("note") else ""
         ref, joined = services.callbacks.request(
-            privacy.number_key(number), entry["number"], entry["lang"], entry["topic"], note,
+            privacy.number_key(number), entry["number"], entry["lang"], entry["topic"],
+            entry.get("note", ""),
             now=float(entry["at"]), request_id=entry["id"], ref=entry["ref"])
         if entry.get("confirm") and not joined:
             _confirm(services, number, entry["lang"], ref)

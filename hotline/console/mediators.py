@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hotline.console.sessions import Sessions
 from hotline.state.client import TextRedis
 from hotline.state.privacy import Privacy, normalize_number
 
@@ -107,10 +108,11 @@ class Mediators:
         return [m for m in found if m]
 
     def disable(self, login: str) -> None:
-        """Stop an account from logging in or receiving tickets."""
+        """Stop an account from logging in or receiving tickets; its console sessions end."""
         if not self.get(login):
             raise MediatorError(f"no mediator {login!r}")
         self.r.hset(f"med:{login}", "active", "0")
+        Sessions(self.r).end_all(login)
 
     def check_password(self, login: str, password: str) -> Mediator | None:
         """The active account when `password` is right, else None (always as slow). A name that

@@ -7,7 +7,6 @@ import datetime as dt
 import functools
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ from hotline.callbacks import outbox
 from hotline.callbacks.queue import Ticket, TicketError
 from hotline.callbacks.requests import record_outcome
 from hotline.console import audit
+from hotline.console.sessions import Sessions
 from hotline.services import Services, job_queue
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,13 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
                static_folder="static")
 OUTCOMES = (("reached", "Reached"), ("no_answer", "No answer"),
             ("wrong_number", "Wrong number"), ("referred", "Referred"))
-IDLE_SECONDS = 30 * 60
-# Failed logins before a pause: per login, and per address (keys `login:fail:<who>`).
+# Failed logins before a pause: per login, and per address (keys `login:fail:<login>` and
+# `login:fail:@<address>`, FAILURE_WINDOW_SECONDS after the last attempt).
 MAX_FAILURES = {"login": 5, "address": 20}
 FAILURE_WINDOW_SECONDS = 15 * 60
+# Ticket look-ups that found nothing this mediator may see, before a pause (`console:miss:<login>`).
+MAX_MISSES = 20
+MISS_WINDOW_SECONDS = 15 * 60
 POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -54,17 +57,17 @@ def _services() -> Services:
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Send anyone not logged in (or disabled since) to the login page."""
+    """Send anyone without a live session (logged out, idle, over its lifetime, disabled since: see
+    hotline.console.sessions) to the login page."""
 
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        login = session.get("mediator")
+        session_id = session.get("sid")
+        login = Sessions(_services().redis).login_of(str(session_id)) if session_id else None
         mediator = _services().mediators.get(login) if login else None
-        idle = time.time() - float(session.get("seen", 0))
-        if mediator is None or not mediator.active or idle > IDLE_SECONDS:
+        if mediator is None or not mediator.active:
             session.clear()
             return redirect(url_for("console.login", next=request.path))
-        session["seen"] = time.time()
         g.mediator = mediator
         _services().mediators.seen(mediator.login)
         return view(*args, **kwargs)
@@ -125,21 +128,27 @@ def login() -> str | BaseResponse:
     r = _services().redis
     name = request.form.get("login", "").strip().lower()[:64]
     counters = {"login": f"login:fail:{name}", "address": f"login:fail:@{request.remote_addr}"}
-    if any(int(r.get(key) or 0) >= MAX_FAILURES[kind] for kind, key in counters.items()):
+    # Counted before the password is checked, in one transaction: parallel attempts each get
+    # their own count, so no more than MAX_FAILURES of them are ever checked.
+    pipe = r.pipeline()
+    for key in counters.values():
+        pipe.incr(key)
+        pipe.expire(key, FAILURE_WINDOW_SECONDS)
+    counts = dict(zip(counters, pipe.execute()[::2], strict=True))
+    if any(int(counts[kind]) > MAX_FAILURES[kind] for kind in counters):
         return Response(render_template(
             "console/login.html", error="Too many failed attempts. Try again in 15 minutes."),
             status=429)
     mediator = _services().mediators.check_password(name, request.form.get("password", ""))
     if mediator is None:
-        for key in counters.values():
-            r.incr(key)
-            r.expire(key, FAILURE_WINDOW_SECONDS)
         return Response(render_template("console/login.html",
                                         error="Wrong login or password."), status=401)
-    r.delete(counters["login"])
+    pipe = r.pipeline()
+    pipe.delete(counters["login"])
+    pipe.decr(counters["address"])  # not a failure after all
+    pipe.execute()
     session.clear()
-    session["mediator"] = mediator.login
-    session["seen"] = time.time()
+    session["sid"] = Sessions(r).start(mediator.login)
     session.permanent = True
     target = request.args.get("next", "")
     safe = target.startswith("/console/") and target.isprintable() and "\\" not in target
@@ -149,7 +158,8 @@ def login() -> str | BaseResponse:
 @bp.post("/logout")
 @login_required
 def logout() -> BaseResponse:
-    """End the session."""
+    """End the session, in every web process."""
+    Sessions(_services().redis).end(str(session["sid"]))
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("console.login"))
@@ -177,8 +187,21 @@ def take() -> BaseResponse:
 
 
 def _ticket(ref: str) -> Ticket:
-    ticket = _services().callbacks.get(ref)
-    if ticket is None:
+    """The ticket `ref` if this mediator may see it (admins: any; others: their languages', or one
+    they hold), else 404 (unknown or not theirs: the same answer). Misses are counted per mediator
+    (`console:miss:<login>`, MISS_WINDOW_SECONDS): past MAX_MISSES every look-up is 429 but for the
+    tickets they hold, so references cannot be tried at speed."""
+    services, me = _services(), g.mediator
+    ticket = services.callbacks.get(ref)
+    mine = ticket is not None and ticket.mediator == me.login
+    misses = f"console:miss:{me.login}"
+    if not mine and int(services.redis.get(misses) or 0) >= MAX_MISSES:
+        abort(429)
+    if ticket is None or not (mine or me.is_admin or ticket.lang in me.languages):
+        pipe = services.redis.pipeline()
+        pipe.set(misses, 0, ex=MISS_WINDOW_SECONDS, nx=True)  # the window opens at the first miss
+        pipe.incr(misses)
+        pipe.execute()
         abort(404)
     return ticket
 
@@ -196,12 +219,21 @@ def ticket(ref: str) -> str:
     mine = _holds(found)
     if mine:
         audit.record(services.redis, g.mediator.login, ref, "saw the number")
-    history = [{**e, "when": _when(float(str(e["at"])))} for e in services.callbacks.history(ref)]
+    history = [_event(e, mine) for e in services.callbacks.history(ref)]
     return render_template(
         "console/ticket.html", ticket=found, mine=mine, outcomes=OUTCOMES, history=history,
         number=services.privacy.decrypt(found.number) if mine else None,
         created=_when(found.created), nonce=secrets.token_hex(8),
     )
+
+
+def _event(entry: dict[str, object], mine: bool) -> dict[str, object]:
+    """A history entry for the page: the caller's own (sealed) note opened for the claimant only."""
+    shown = {**entry, "when": _when(float(str(entry["at"])))}
+    if entry.get("sealed"):
+        shown["text"] = (_services().privacy.decrypt(str(entry["sealed"])) if mine
+                         else "(the caller's words: shown to the mediator who takes this ticket)")
+    return shown
 
 
 @bp.post("/ticket/<ref>/call")
