@@ -60,7 +60,7 @@ def test_voice_request_confirms_the_number_then_topic_message_and_reference(clie
     root = post_step(client, next_url(root), "1")
     assert spoken_ref in said(root)[0]                                  # 1 repeats it
     root = post_step(client, next_url(root), "9")
-    assert said(root)[0] == content.text("en", "opt_cpas", digit="1")  # the main menu
+    assert said(root)[0] == content.speech("en", content.text("en", "opt_cpas", digit="1"))
 
 
 def test_recording_callback_attaches_the_message_once(client, services):
