@@ -120,11 +120,12 @@ def import_po(root: Path, po_file: Path | str, lang: str | None = None) -> Impor
             result.untranslated.append(where)
             continue
         text = _normalised(entry, item.msgstr)
+        if text == entry.text:  # the loader took it already: nothing to check, nothing to write
+            result.unchanged += 1
+            continue
         problem = _problem(entry, text)
         if problem:
             problems.append(f"{where}: {problem}")
-        elif text == entry.text:
-            result.unchanged += 1
         else:
             changes[entry.context] = text
     if problems:
