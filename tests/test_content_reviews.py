@@ -13,7 +13,14 @@ from click.testing import CliRunner
 from hotline.cli import main
 from hotline.content.catalog import record_review
 from hotline.content.ivr import ContentError, load_content
-from hotline.content.reviews import Review, ReviewError, ledger_path, review_states, text_hash
+from hotline.content.reviews import (
+    Review,
+    ReviewError,
+    counts,
+    ledger_path,
+    review_states,
+    text_hash,
+)
 from hotline.content.sms import load_sms_content
 from tests.helpers import edit
 
@@ -67,9 +74,20 @@ def _review_cli(root: Path, *args: str) -> str:
     return result.output
 
 
+def _counts(root: Path, lang: str) -> list[str]:
+    """The same numbers as `hotline check`'s row, from the loaders."""
+    content = load_content(root)
+    required = content.required_prompts()
+    voice = counts({k: v for k, v in content.languages[lang].reviews.items() if k in required})
+    texts = counts(load_sms_content(content).languages[lang].reviews)
+    return [str(n) for found in (voice, texts)
+            for n in (sum(found.values()), found["reviewed"], found["stale"], found["draft"])]
+
+
 def test_a_changed_text_makes_its_review_stale_in_check(content_copy):
-    voice, texts = _row(_check(content_copy), "nl")[0], _row(_check(content_copy), "nl")[4]
-    assert _row(_check(content_copy), "nl") == [voice, "0", "0", voice, texts, "0", "0", texts]
+    row = _counts(content_copy, "nl")
+    voice, texts = row[0], row[4]
+    assert row == [voice, "0", "0", voice, texts, "0", "0", texts]
 
     out = _review_cli(content_copy, "--lang", "nl", "--key", "invalid", "--kind", "language",
                       "--by", "No")
@@ -81,19 +99,26 @@ def test_a_changed_text_makes_its_review_stale_in_check(content_copy):
     out = _review_cli(content_copy, "--lang", "nl", "--sms", "--key", "amu", "--kind", "legal",
                       "--by", "Jurist")
     assert "now reviewed" in out
+    out = _review_cli(content_copy, "--lang", "fr", "--key", "info_cpas_what", "--kind",
+                      "language", "--by", "Marie")
+    assert "now draft (still needs: legal)" in out
     left = str(int(voice) - 1)
-    assert _row(_check(content_copy), "nl") == [voice, "1", "0", left, texts, "2", "0",
-                                                str(int(texts) - 2)]
+    assert _counts(content_copy, "nl") == [voice, "1", "0", left, texts, "2", "0",
+                                           str(int(texts) - 2)]
     ledger = yaml.safe_load(ledger_path(content_copy, "voice", "nl").read_text())
     assert ledger["reviews"][0]["by"] == "No"  # a name, never YAML's false
 
-    # the text changes (an editor, a translator's file): the review no longer counts
+    # the texts change (an editor, a translator's file): their reviews no longer count
     edit(content_copy / "ivr_scripts/nl.yaml",
          lambda d: d["prompts"].update(invalid=d["prompts"]["invalid"] + " Sorry."))
     edit(content_copy / "sms_templates/nl.yaml",
          lambda d: d["labels"].update(amu=d["labels"]["amu"][:-1]))
-    assert _row(_check(content_copy), "nl") == [voice, "0", "1", left, texts, "1", "1",
-                                                str(int(texts) - 2)]
+    output = _check(content_copy)
+    assert _row(output, "nl") == [voice, "0", "1", left, texts, "1", "1", str(int(texts) - 2)]
+    marks = {line.split()[0]: line.split()[1:] for line in output.splitlines()
+             if line.startswith(("invalid ", "info_cpas_what "))}
+    assert marks["invalid"][:3] == ["d", "s", "d"]  # fr, nl (stale), en
+    assert marks["info_cpas_what"][:2] == ["l", "d"]  # fr: language reviewed, awaiting legal
     content = load_content(content_copy)
     assert content.languages["nl"].prompt_status["invalid"] == "stale"
     assert load_sms_content(content).languages["nl"].reviews["labels.amu"].state == "stale"
@@ -112,11 +137,10 @@ def test_a_fact_text_needs_a_legal_review_too(content_copy):
     _, state = record_review(content_copy, "fr", "voice", "info_cpas_what", "language", "A")
     assert (state.state, state.needs, state.current) == (
         "draft", ("language", "legal"), ("language",))
-    lines = _check(content_copy).splitlines()
-    row = next(line for line in lines if line.startswith("info_cpas_what "))
-    assert row.split()[1:3] == ["l", "d"]  # fr: language reviewed, awaiting legal; nl: draft
     _, state = record_review(content_copy, "fr", "voice", "info_cpas_what", "legal", "B")
     assert state.state == "reviewed"
+    assert load_content(content_copy).languages["fr"].prompt_status["info_cpas_what"] == (
+        "reviewed")
 
 
 def test_status_in_a_file_is_checked_against_the_ledger(content_copy):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.content.budget import WORDS_PER_SECOND, words
-from hotline.content.files import placeholders
+from hotline.content.files import Problem, placeholders
 from hotline.content.ivr import Content, load_content
 from hotline.content.reviews import (
     KINDS,
@@ -24,6 +24,8 @@ from hotline.content.reviews import (
     ReviewError,
     TextReview,
     append_review,
+    read_ledger,
+    review_states,
     text_hash,
 )
 from hotline.content.segments import cost
@@ -188,7 +190,8 @@ def record_review(root: Path, lang: str, channel: str, key: str, kind: str, by: 
     text = texts_of(content, sms, channel, lang)[key]
     review = Review(key, kind, " ".join(by.split()), date or dt.date.today(), text_hash(text))
     append_review(Path(root), channel, lang, review)
-    content = load_content(root)
-    states = (content.languages[lang].reviews if channel == VOICE
-              else load_sms_content(content).languages[lang].reviews)
+    facts = (content.fact_prompts() if channel == VOICE else
+             {f"texts.{n}" for n, node in content.nodes.items() if node.type == "info"})
+    problems: list[Problem] = []
+    states = review_states({key: text}, read_ledger(Path(root), channel, lang, problems), facts)
     return review, states[key]
