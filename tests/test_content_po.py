@@ -193,10 +193,20 @@ REFUSALS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def french_po(loaded, tmp_path_factory) -> Path:
+    """The shipped French texts as a PO file (the content copies start as the shipped one)."""
+    path = tmp_path_factory.mktemp("po") / "fr.po"
+    export_po(*loaded, "fr").save(str(path))
+    return path
+
+
 @pytest.mark.parametrize(("context", "make", "message"), REFUSALS)
-def test_import_refuses_a_broken_entry_naming_it(content_copy, tmp_path, context, make, message):
+def test_import_refuses_a_broken_entry_naming_it(content_copy, tmp_path, french_po, context,
+                                                  make, message):
     po_path = tmp_path / "fr.po"
-    po = export(content_copy, "fr", po_path)
+    po_path.write_bytes(french_po.read_bytes())
+    po = polib.pofile(str(po_path))
     if context == "voice:opt_cpass":
         po.append(polib.POEntry(msgctxt=context, msgid="CPAS: {digit}.", msgstr="x"))
         po.save(str(po_path))
@@ -220,3 +230,23 @@ def test_import_cli_reports_a_refusal(content_copy, tmp_path):
                                 env={"HOTLINE_CONTENT_ROOT": str(content_copy)})
     assert result.exit_code == 1
     assert "voice:opt_back: {digit} missing" in result.output
+
+
+def test_import_needs_the_language_and_reports_a_changed_english(content_copy, tmp_path,
+                                                                 french_po):
+    po = polib.pofile(str(french_po))
+    del po.metadata["Language"]
+    po.save(str(tmp_path / "nolang.po"))
+    with pytest.raises(ImportRefused, match="language '' is not offered"):
+        import_po(content_copy, tmp_path / "nolang.po")
+    before = tree(content_copy)
+    entry = next(e for e in po if e.msgctxt == "voice:welcome")
+    entry.msgid = "An older English text."
+    po.save(str(tmp_path / "old.po"))
+    result = import_po(content_copy, tmp_path / "old.po", lang="fr")
+    assert result.source_changed == ["voice:welcome"] and result.changed == []
+    assert tree(content_copy) == before
+    po.append(polib.POEntry(msgctxt="voice:welcome", msgid=entry.msgid, msgstr="Autre."))
+    po.save(str(tmp_path / "twice.po"))
+    with pytest.raises(ImportRefused, match="voice:welcome: twice in the file"):
+        import_po(content_copy, tmp_path / "twice.po", lang="fr")

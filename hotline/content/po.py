@@ -102,10 +102,15 @@ def import_po(root: Path, po_file: Path | str, lang: str | None = None) -> Impor
     result = ImportResult(lang)
     problems: list[str] = []
     changes: dict[str, str] = {}
+    seen: set[str] = set()
     for item in po:
         if item.obsolete:
             continue
         where = item.msgctxt or f"msgid {item.msgid[:40]!r}"
+        if item.msgctxt in seen:
+            problems.append(f"{where}: twice in the file")
+            continue
+        seen.add(item.msgctxt or "")
         if item.fuzzy:
             result.fuzzy.append(where)
             continue
