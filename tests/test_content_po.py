@@ -161,6 +161,14 @@ def test_import_writes_changed_texts_keeping_everything_else(content_copy, tmp_p
         lineterm="", n=0) if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     assert [line.split(":")[0] for line in sms_diff] == ["-  amu", "+  amu"]
 
+    # the changed folded prompt: a sentence a line, none past 100 columns
+    lines = new_voice.splitlines()
+    start = lines.index("  info_cpas_what: >-") + 1
+    body = lines[start:start + next(i for i, line in enumerate(lines[start:])
+                                    if not line.startswith("    "))]
+    assert all(len(line) <= 100 for line in body)
+    assert " ".join(line.strip() for line in body) == new_item
+    assert all(line.rstrip()[-1] in ".?!" for line in body[:-1] if len(line) < 80)
     content = load_content(content_copy)
     lang = content.languages["fr"]
     assert lang.prompts["info_cpas_what"] == new_item

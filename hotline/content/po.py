@@ -38,6 +38,7 @@ from hotline.content.reviews import FOLDERS, SMS, VOICE, locked, write_atomicall
 from hotline.content.sms import SmsContent, load_sms_content
 
 FOLD_WIDTH = 100  # a changed folded text is wrapped to this many columns
+SENTENCE_ENDS = frozenset(".?!።؟۔")
 
 
 class ImportRefused(Exception):
@@ -222,14 +223,19 @@ def _styled(text: str, old: Any, indent: int) -> Any:
 
 
 def _folds(text: str, width: int) -> list[int]:
-    """Positions of the spaces where a folded scalar breaks its lines, at most `width` wide."""
+    """Positions of the spaces where a folded scalar breaks its lines: after every sentence (so a
+    changed sentence is a changed line in a diff), and before a line grows past `width`."""
     folds, start, last_space = [], 0, -1
     for i, char in enumerate(text):
-        if char == " ":
-            if i - start > width and last_space > start:
-                folds.append(last_space)
-                start = last_space + 1
-            last_space = i
+        if char != " ":
+            continue
+        if i - start > width and last_space > start:
+            folds.append(last_space)
+            start = last_space + 1
+        if i > start and text[i - 1] in SENTENCE_ENDS:
+            folds.append(i)
+            start = i + 1
+        last_space = i
     if len(text) - start > width and last_space > start:
         folds.append(last_space)
     return folds
