@@ -19,8 +19,10 @@ from hotline import settings as hotline_settings
 from hotline.audio.cli import audio
 from hotline.audio.library import AudioLibrary
 from hotline.console.mediators import MediatorError
+from hotline.content.cli import content as content_commands
 from hotline.content.ivr import Content, ContentError, load_content
 from hotline.content.lexicon import FILLER
+from hotline.content.reviews import TextReview
 from hotline.content.segments import cost
 from hotline.content.sms import SmsContent, load_sms_content
 from hotline.content.sms_eval import EVAL_FILES, evaluate, rate_table, read_cases
@@ -39,6 +41,7 @@ def main() -> None:
 
 
 main.add_command(audio)
+main.add_command(content_commands)
 
 
 def dev_auth_token(var_dir: Path) -> str:
@@ -150,31 +153,50 @@ def check() -> None:
     except ContentError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    for warning in content.warnings:
+    for warning in (*content.warnings, *sms.warnings):
         click.echo(f"warning: {warning}")
     required = sorted(content.required_prompts())
     click.echo(f"content OK: {len(content.nodes)} nodes, {len(required)} prompts, "
                f"{len(content.languages)} languages\n")
-    codes = list(content.languages)
-    click.echo(f"{'language':<22}{'status':<10}{'prompts':>9}{'reviewed':>10}  twilio <Say>")
-    for code, lang in content.languages.items():
-        reviewed = sum(1 for k in required if lang.prompt_status.get(k) == "reviewed")
-        present = sum(1 for k in required if k in lang.prompts)
-        click.echo(f"{code + ' ' + lang.name:<22}{lang.status:<10}{present:>5}/{len(required):<3}"
-                   f"{reviewed:>10}  {lang.say_language or '(none: needs audio)'}")
-    click.echo("\ncoverage (R reviewed, d draft, - missing):")
-    click.echo(f"{'prompt':<26}" + "".join(f"{c:>4}" for c in codes))
-    marks = {"reviewed": "R", "draft": "d"}
-    for key in required:
-        row = "".join(
-            f"{marks.get(content.languages[c].prompt_status.get(key, ''), '-'):>4}" for c in codes
-        )
-        click.echo(f"{key:<26}{row}")
+    _print_reviews(content, sms, required)
     _print_sms_costs(sms)
     _print_lexicon(sms)
     _print_sms_eval(sms, settings.content_root)
     if not _print_caller_time(content, AudioLibrary(settings.audio_root)):
         sys.exit(1)
+
+
+def _print_reviews(content: Content, sms: SmsContent, required: list[str]) -> None:
+    """Per language, voice and SMS: texts reviewed, stale (changed since their review) and
+    draft, from the review ledgers; then each prompt's mark per language."""
+    from hotline.content.reviews import counts
+
+    codes = list(content.languages)
+    click.echo("review (from ivr_scripts/reviews/ and sms_templates/reviews/): texts reviewed, "
+               "stale (changed since), draft")
+    click.echo(f"{'language':<22}{'voice':>9}{'reviewed':>10}{'stale':>7}{'draft':>7}"
+               f"{'sms':>7}{'reviewed':>10}{'stale':>7}{'draft':>7}  twilio <Say>")
+    for code, lang in content.languages.items():
+        voice = counts({k: lang.reviews[k] for k in required if k in lang.reviews})
+        texts = counts(sms.languages[code].reviews)
+        click.echo(f"{code + ' ' + lang.name:<22}{sum(voice.values()):>9}{voice['reviewed']:>10}"
+                   f"{voice['stale']:>7}{voice['draft']:>7}{sum(texts.values()):>7}"
+                   f"{texts['reviewed']:>10}{texts['stale']:>7}{texts['draft']:>7}  "
+                   f"{lang.say_language or '(none: needs audio)'}")
+    click.echo("\nvoice prompts (R reviewed, s stale, l language reviewed awaiting legal, "
+               "d draft, - missing):")
+    click.echo(f"{'prompt':<26}" + "".join(f"{c:>4}" for c in codes))
+    for key in required:
+        row = "".join(f"{_review_mark(content.languages[c].reviews.get(key)):>4}" for c in codes)
+        click.echo(f"{key:<26}{row}")
+
+
+def _review_mark(review: TextReview | None) -> str:
+    if review is None:
+        return "-"
+    if review.state == "draft" and "language" in review.current:
+        return "l"
+    return {"reviewed": "R", "stale": "s"}.get(review.state, "d")
 
 
 def _print_caller_time(content: Content, audio: AudioLibrary) -> bool:

@@ -113,12 +113,14 @@ def test_bad_status(content_copy):
     assert "ivr_scripts/fr.yaml: status: must be draft or reviewed" in problems(content_copy)
 
 
-def test_per_prompt_review_status(content_copy):
+def test_per_prompt_text_and_status(content_copy):
+    """A prompt may be a mapping (text, status); its status is checked against the review ledger
+    (tests/test_content_reviews.py), never taken on its word."""
     edit(content_copy / "ivr_scripts/en.yaml", lambda d: d["prompts"].update(
-        invalid={"text": "Sorry, that key does not work here.", "status": "reviewed"}))
+        invalid={"text": "Sorry, that key does not work here.", "status": "draft"}))
     content = load_content(content_copy)
-    assert content.languages["en"].prompt_status["invalid"] == "reviewed"
-    assert content.languages["en"].prompt_status["welcome"] == "draft"
+    assert content.languages["en"].prompts["invalid"] == "Sorry, that key does not work here."
+    assert content.languages["en"].prompt_status["invalid"] == "draft"
 
 
 def test_broken_content_stops_app_start_up(content_copy):
@@ -133,7 +135,8 @@ def test_check_command_reports_coverage(content_copy):
     assert "content OK" in result.output
     assert "info_cpas_appeal" in result.output
     lines = [line for line in result.output.splitlines() if line.startswith("en English")]
-    assert lines and "draft" in lines[0]
+    voice, reviewed, stale, draft = lines[0].split()[2:6]
+    assert (reviewed, stale) == ("0", "0") and voice == draft  # nothing reviewed yet
 
 
 def test_check_command_fails_on_broken_content(content_copy):

@@ -8,9 +8,12 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 STATUSES = frozenset({"draft", "reviewed"})
 
@@ -97,6 +100,19 @@ def language_file(path: Path, root: Path, code: str,
     check = Checker(relative_name(path, root), problems)
     if data.get("language") != code:
         check.fail("language", f"must be {code!r}, the file's name")
-    if data.get("status") not in STATUSES:
+    if data.get("status", "draft") not in STATUSES:
         check.fail("status", "must be draft or reviewed")
     return data, check
+
+
+def round_trip_yaml() -> YAML:
+    """A ruamel.yaml reader and writer that keeps a content file's comments, key order, quotes
+    and line folding, with this project's indentation, so what it does not change it writes back
+    byte for byte."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never wrap a line the file did not wrap
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml

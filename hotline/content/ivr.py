@@ -23,6 +23,14 @@ from hotline.content.files import (
     read_yaml,
     relative_name,
 )
+from hotline.content.reviews import (
+    REVIEWED,
+    VOICE,
+    TextReview,
+    read_ledger,
+    review_states,
+    status_claims,
+)
 
 LANGUAGE_MENU = "languages"  # reserved position: the language menu, before a language is chosen
 ACTIONS = frozenset({"repeat", "details", "back", "main", "language", "sms"})
@@ -52,6 +60,7 @@ RUNTIME_PLACEHOLDERS = {
     "time": {"cb_closed", "cb_when_later"},
 }
 CALLBACK_OPTION_PROMPTS = ("opt_confirm", "opt_other_number", "opt_repeat_ref")
+_UNREVIEWED = TextReview("draft", ("language",), (), ())
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class Node:
     sources: tuple[Source, ...] = ()
     checked_on: dt.date | None = None
     unverified: str | None = None
+    facts: str | None = None  # info: the fact sheet's section the item rests on (e.g. "§3b")
     parent: str | None = None
     code: str | None = None  # info: the shortcut typed after CODE_KEY, from any menu
     details: str | None = None  # info: the prompt heard with the `details` action
@@ -90,7 +100,9 @@ class Node:
 
 @dataclass(frozen=True)
 class Language:
-    """The spoken prompts of one language, with their review status."""
+    """The spoken prompts of one language, with their review status (derived from the review
+    ledger: `prompt_status` is reviewed, stale or draft; `status` is reviewed when every prompt
+    is)."""
 
     code: str
     name: str
@@ -101,6 +113,7 @@ class Language:
     prompt_status: dict[str, str]
     file: str
     pronounce: dict[str, str] = field(default_factory=dict)  # written form -> how a voice says it
+    reviews: dict[str, TextReview] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,12 @@ class Content:
             if digits.startswith(prefix) and self.language_hints[prefix] in self.languages:
                 return self.language_hints[prefix]
         return None
+
+    def fact_prompts(self) -> set[str]:
+        """The prompts that state facts (an information item's text and details): their review
+        needs a legal reviewer too."""
+        return {k for n in self.nodes.values() if n.type == "info" for k in (n.prompt, n.details)
+                if k}
 
     def required_prompts(self) -> set[str]:
         """Every prompt key a complete language must have."""
@@ -252,9 +271,10 @@ def load_content(root: Path | str) -> Content:
     option_prompts |= {o.prompt for o in item_options} | {"language_option"}
     option_prompts |= set(CALLBACK_OPTION_PROMPTS)
     required = content.required_prompts()
+    facts = content.fact_prompts()
     languages = {}
     for code in codes:
-        lang = _language(root, code, required, option_prompts, values, problems, warnings)
+        lang = _language(root, code, required, option_prompts, facts, values, problems, warnings)
         if lang is not None:
             languages[code] = lang
     if problems:
@@ -319,10 +339,14 @@ def _node(name: str, raw: Any, check: Checker) -> Node:
         if details is not None and (not isinstance(details, str) or not details):
             check.fail(f"{key}.details", "names the prompt key of the item's details")
             details = None
+        facts = raw.get("facts")
+        if facts is not None and (not isinstance(facts, str) or not facts.strip()):
+            check.fail(f"{key}.facts", "names the fact sheet's section, e.g. \"§3b\"")
+            facts = None
         return Node(
             name=name, type="info", prompt=prompt, sources=sources, checked_on=checked_on,
             unverified=raw.get("unverified"), code=str(code) if code is not None else None,
-            details=details,
+            details=details, facts=facts,
         )
     if kind == "callback":
         topics = _options(f"{key}.topics", raw.get("topics"), check)
@@ -375,6 +399,7 @@ def _language(
     code: str,
     required: set[str],
     option_prompts: set[str],
+    facts: set[str],
     values: dict[str, str],
     problems: list[Problem],
     warnings: list[str],
@@ -383,7 +408,7 @@ def _language(
     if found is None:
         return None
     data, check = found
-    status = data.get("status")
+    status = data.get("status", "draft")
     say = data.get("twilio_say") or {}
     if not isinstance(say, dict):
         check.fail("twilio_say", "must be a mapping with language and voice, or be left out")
@@ -394,14 +419,14 @@ def _language(
         return None
 
     prompts: dict[str, str] = {}
-    prompt_status: dict[str, str] = {}
+    claimed: dict[str, str] = {}
     for key, value in raw.items():
-        text, own_status = (value.get("text"), value.get("status")) if isinstance(
-            value, dict) else (value, status)
+        text, own_status = (value.get("text"), value.get("status", "draft")) if isinstance(
+            value, dict) else (value, None)
         if not isinstance(text, str) or not text.strip():
             check.fail(f"prompts.{key}", "must be non-empty text")
             continue
-        if own_status not in STATUSES:
+        if own_status is not None and own_status not in STATUSES:
             check.fail(f"prompts.{key}.status", "must be draft or reviewed")
         try:
             names = placeholders(text)
@@ -417,11 +442,14 @@ def _language(
         if key in option_prompts and "digit" not in names:
             check.fail(f"prompts.{key}", "an option prompt must say its key: add {digit}")
         prompts[str(key)] = " ".join(text.split())
-        prompt_status[str(key)] = str(own_status)
+        if own_status is not None:
+            claimed[str(key)] = str(own_status)
     for key in sorted(required - set(raw)):
         check.fail(f"prompts.{key}", "missing")
     for key in sorted(set(raw) - required):
         warnings.append(f"{check.file}: prompts.{key}: not used by the menu")
+    reviews = review_states(prompts, read_ledger(root, VOICE, code, problems), facts)
+    warnings.extend(status_claims(check.file, "prompts", status, claimed, reviews))
     pronounce = data.get("pronounce") or {}
     if not isinstance(pronounce, dict) or not all(
             isinstance(v, str) and v.strip() for v in pronounce.values()):
@@ -431,10 +459,12 @@ def _language(
         pronounce={str(k): str(v) for k, v in pronounce.items()},
         code=code,
         name=str(data.get("name") or code),
-        status=str(status),
+        status=REVIEWED if all(reviews.get(k, _UNREVIEWED).state == REVIEWED
+                               for k in required) else "draft",
         say_language=say.get("language"),
         say_voice=say.get("voice"),
         prompts=prompts,
-        prompt_status=prompt_status,
+        prompt_status={key: review.state for key, review in reviews.items()},
         file=check.file,
+        reviews=reviews,
     )

@@ -8,7 +8,7 @@ switch the message to UCS-2 is an error, named with its alternative), 3 for a UC
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hotline.content.files import (
@@ -24,6 +24,14 @@ from hotline.content.files import (
 from hotline.content.ivr import LANGUAGE_MENU, Content
 from hotline.content.keywords import KeywordIndex
 from hotline.content.lexicon import Lexicon, load_lexicon, topic_names
+from hotline.content.reviews import (
+    REVIEWED,
+    SMS,
+    TextReview,
+    read_ledger,
+    review_states,
+    status_claims,
+)
 from hotline.content.segments import Cost, cost, ucs2_culprits
 from hotline.content.writing import LatinLanguageId, WritingProfile, latin_language_id
 
@@ -42,7 +50,8 @@ MAX_LABEL = 28
 
 @dataclass(frozen=True)
 class SmsLanguage:
-    """One language's SMS labels and texts."""
+    """One language's SMS labels and texts; `reviews` holds each one's review state (from the
+    review ledger) under `texts.<name>` and `labels.<name>`; `status` is reviewed when all are."""
 
     code: str
     name: str
@@ -51,6 +60,12 @@ class SmsLanguage:
     labels: dict[str, str]
     texts: dict[str, str]
     file: str
+    reviews: dict[str, TextReview] = field(default_factory=dict)
+
+    def keyed_texts(self) -> dict[str, str]:
+        """Every text and label under the key its reviews use: `texts.<name>`, `labels.<name>`."""
+        return {**{f"labels.{k}": v for k, v in self.labels.items()},
+                **{f"texts.{k}": v for k, v in self.texts.items()}}
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class SmsContent:
     lexicon: Lexicon
     writing: WritingProfile
     latin_id: LatinLanguageId | None
+    warnings: tuple[str, ...] = ()
 
     def menu(self, lang: str, node_name: str) -> str:
         """The numbered menu of `node_name` (a menu node) in `lang`."""
@@ -158,14 +174,16 @@ def load_sms_content(voice: Content) -> SmsContent:
     lexicon = load_lexicon(voice, clean, [str(t) for t in precedence], problems)
 
     languages = {}
+    warnings: list[str] = []
     for code in voice.languages:
-        sms = _language(root, code, voice, problems)
+        sms = _language(root, code, voice, problems, warnings)
         if sms is not None:
             languages[code] = sms
     writing = WritingProfile.learn({code: sms.texts.values() for code, sms in languages.items()})
     latin = tuple(code for code in languages if writing.scripts[code] == "latin")
     content = SmsContent(voice=voice, languages=languages, keywords=index, lexicon=lexicon,
-                         writing=writing, latin_id=latin_language_id(latin) if latin else None)
+                         writing=writing, latin_id=latin_language_id(latin) if latin else None,
+                         warnings=tuple(warnings))
     if not problems:
         for (lang, name), text in content.all_texts().items():
             _check_cost(content, lang, name, text, problems)
@@ -174,7 +192,8 @@ def load_sms_content(voice: Content) -> SmsContent:
     return content
 
 
-def _language(root: Path, code: str, voice: Content, problems: list[Problem]) -> SmsLanguage | None:
+def _language(root: Path, code: str, voice: Content, problems: list[Problem],
+              warnings: list[str]) -> SmsLanguage | None:
     found = language_file(root / "sms_templates" / f"{code}.yaml", root, code, problems)
     if found is None:
         return None
@@ -211,8 +230,13 @@ def _language(root: Path, code: str, voice: Content, problems: list[Problem]) ->
             if any(n != allowed for n in names):
                 hint = f"only {{{allowed}}} here" if allowed else "write the value"
                 check.fail(f"{section}.{name}", f"unknown placeholder: {hint}")
-    return SmsLanguage(code=code, name=voice.languages[code].name, status=str(data.get("status")),
-                       alphabet=str(alphabet), labels=labels, texts=texts, file=check.file)
+    sms = SmsLanguage(code=code, name=voice.languages[code].name, status="draft",
+                      alphabet=str(alphabet), labels=labels, texts=texts, file=check.file)
+    facts = {f"texts.{name}" for name, node in voice.nodes.items() if node.type == "info"}
+    reviews = review_states(sms.keyed_texts(), read_ledger(root, SMS, code, problems), facts)
+    warnings.extend(status_claims(check.file, "texts", data.get("status"), {}, reviews))
+    status = REVIEWED if all(r.state == REVIEWED for r in reviews.values()) else "draft"
+    return replace(sms, status=status, reviews=reviews)
 
 
 def _strings(raw: object, key: str, check: Checker) -> dict[str, str]:
