@@ -219,6 +219,7 @@ def test_the_daily_call_minute_cap_stops_callbacks(line, sandbox, twilio_env):
     cap = services.settings.call_minutes_daily_cap * 60
     services.redis.set(f"cap:callsec:{dt.datetime.now(dt.UTC):%Y%m%d}", cap)
     assert_rejected(ring(line))
+    assert job_queue(services.rq).count == 0 and scheduled(services) == []  # nothing planned
     run_jobs(twilio_env)
     assert sandbox.calls == []
 
@@ -283,6 +284,10 @@ def test_the_sms_reply_without_a_language_asks_for_one_and_respects_stop(
     assert_rejected(ring(app, "+32470123499"))
     run_jobs(env)
     assert [(m["to"], m["body"]) for m in sandbox.messages] == [(MOBILE, services.sms.welcome())]
+    # The welcome's numbers work in the reply: 2 chooses the second language.
+    second = list(services.sms.languages)[1]
+    assert sms_replies(sms_post(app.test_client(), "2")) == [
+        services.sms.text(second, "language_set")]
 
 
 def test_a_ring_on_the_paid_line_is_answered_as_ever(line, sandbox, twilio_env):

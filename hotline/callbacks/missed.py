@@ -85,9 +85,7 @@ def call_back(services: Services, to_token: str, base: str, cb: str, attempt: in
     if services.settings.missed_call_reply == "sms":
         n = services.privacy.number_key(services.privacy.decrypt(to_token))
         reply = sms_engine.menu(services.sms, sms_state.load(services.redis, n))
-        if reply.text is None:
-            return None
-        sid = outbox.deliver(services, to_token, reply.text, f"missed:{cb}")
+        sid = outbox.deliver(services, to_token, reply.text or "", f"missed:{cb}")
         if sid:  # the numbers of the menu now refer to it
             sms_state.save(services.redis, n, reply)
         return sid

@@ -77,10 +77,7 @@ def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
 
 def menu(sms: SmsContent, conv: Conversation) -> Reply:
     """The SMS menu for someone who has not written (the missed-call line's answer): the main
-    menu in their remembered language, else the welcome that asks for a language; nothing for an
-    opted-out number."""
-    if conv.opted_out:
-        return Reply(None)
+    menu in their remembered language, else the welcome that asks for a language."""
     return _help(sms, conv.lang, (conv.lang,) if conv.lang in sms.languages else ())
 
 
