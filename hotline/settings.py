@@ -215,7 +215,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HOTLINE_SMS_DAILY_CAP", "sms_daily_cap", _whole, "2000",
              "SMS sent per day, in all; past it admins are alerted and sending stops"),
     Variable("HOTLINE_CALL_MINUTES_DAILY_CAP", "call_minutes_daily_cap", _whole, "600",
-             "minutes of mediator calls per day, in all"),
+             "minutes of calls the line places per day (mediators, missed-call callbacks), in all"),
     Variable("HOTLINE_MISSED_CALL_NUMBERS", "missed_call_numbers", _numbers, "",
              "the line's numbers that reject a call unanswered and call back (missed-call line)"),
     Variable("HOTLINE_MISSED_CALL_REPLY", "missed_call_reply", _reply, "call",
