@@ -20,6 +20,7 @@ from hotline import create_app
 from hotline.callbacks import missed
 from hotline.services import job_queue
 from hotline.state import sms as sms_state
+from hotline.state.store import free_port
 from tests.helpers import (
     ACCOUNT,
     HOTLINE_NUMBER,
@@ -295,6 +296,14 @@ def test_a_ring_on_the_paid_line_is_answered_as_ever(line, sandbox, twilio_env):
     assert root.find("Reject") is None and root.find("Gather") is not None
     run_jobs(twilio_env)
     assert sandbox.calls == []
+
+
+def test_with_redis_down_a_ring_is_still_rejected(sandbox, tmp_path):
+    app = create_app({
+        "VAR_DIR": tmp_path / "var", "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": PUBLIC,
+        "SECRET_KEY": SECRET, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "MISSED_CALL_NUMBERS": MISSED_LINE})
+    assert_rejected(ring(app))  # free for the caller all the same; no callback can be planned
 
 
 def test_status_callbacks_are_signed_and_checked(line):

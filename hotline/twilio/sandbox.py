@@ -2,9 +2,9 @@
 
 `hotline run` starts one when no TWILIO_ACCOUNT_SID is set, and prints what would have been sent;
 the tests run real workers against it. It speaks the 2010-04-01 API's form-encoded requests, HTTP
-basic authentication and JSON answers for Messages and Calls, and can fail on purpose. Like
-Twilio, it asks a placed call's URL for its TwiML (`answer`) and reports how the call ended to
-its status callback (`report`), both signed.
+basic authentication and JSON answers for Messages and Calls, and can fail on purpose. On
+request it plays Twilio's part after a call is placed, signed as Twilio signs: it asks the call's
+URL for its TwiML (`answer`) and reports how the call ended to its status callback (`report`).
 """
 
 from __future__ import annotations
