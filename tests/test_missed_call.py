@@ -329,3 +329,11 @@ def test_no_number_in_clear_after_rings_and_callbacks(line, sandbox, twilio_env,
     for digits in digits_of(MOBILE):
         assert digits not in values
         assert digits.decode() not in logs
+
+
+def test_forget_erases_the_missed_call_limits_of_the_number(line):
+    services = line.extensions["hotline"]
+    assert_rejected(ring(line))
+    assert services.redis.keys("mc:*")
+    sms_post(line.test_client(), "FORGET")
+    assert services.redis.keys("mc:*") == []
