@@ -55,6 +55,10 @@ class Settings:
     sms_daily_cap: int
     call_minutes_daily_cap: int
     countries: frozenset[str]
+    missed_call_numbers: frozenset[str]
+    missed_call_reply: str
+    missed_callbacks_per_day: int
+    missed_call_delay_seconds: float
 
     def opening_times(self) -> tuple[str, ...]:
         """The times of day callbacks start, as the line speaks them (rendered ahead)."""
@@ -109,6 +113,24 @@ def _countries(value: str) -> frozenset[str]:
     if not codes or any(len(c) != 2 or not c.isalpha() for c in codes):
         raise ValueError("write ISO country codes separated by commas, e.g. BE,NL")
     return codes
+
+
+def _numbers(value: str) -> frozenset[str]:
+    from hotline.state.privacy import normalize_number
+
+    numbers = set()
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        number = normalize_number(part) if part.startswith("+") else None
+        if number is None:
+            raise ValueError(f"cannot read {part!r}: write numbers as +32..., separated by commas")
+        numbers.add(number)
+    return frozenset(numbers)
+
+
+def _reply(value: str) -> str:
+    if value not in ("call", "sms"):
+        raise ValueError("write call (the voice menu) or sms (the SMS menu)")
+    return value
 
 
 def _zone(value: str) -> str:
@@ -193,7 +215,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HOTLINE_SMS_DAILY_CAP", "sms_daily_cap", _whole, "2000",
              "SMS sent per day, in all; past it admins are alerted and sending stops"),
     Variable("HOTLINE_CALL_MINUTES_DAILY_CAP", "call_minutes_daily_cap", _whole, "600",
-             "minutes of mediator calls per day, in all"),
+             "minutes of calls the line places per day (mediators, missed-call callbacks), in all"),
+    Variable("HOTLINE_MISSED_CALL_NUMBERS", "missed_call_numbers", _numbers, "",
+             "the line's numbers that reject a call unanswered and call back (missed-call line)"),
+    Variable("HOTLINE_MISSED_CALL_REPLY", "missed_call_reply", _reply, "call",
+             "the missed-call line answers a ring by `call` (the voice menu) or `sms` (SMS menu)"),
+    Variable("HOTLINE_MISSED_CALLBACKS_PER_DAY", "missed_callbacks_per_day", _whole, "3",
+             "missed-call callbacks to one number per day"),
+    Variable("HOTLINE_MISSED_CALL_DELAY_SECONDS", "missed_call_delay_seconds", _seconds, "20",
+             "seconds from a ring to its callback in opening hours (rings meanwhile are one)"),
     Variable("HOTLINE_RETRY_BASE_SECONDS", "retry_base_seconds", _seconds, "10",
              "first retry delay of a failed Twilio request (doubles each time, with jitter)"),
     Variable("HOTLINE_RETRY_MAX", "retry_max", _whole, "6",

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from tests.helpers import PUBLIC, examples, sign
 
 WEBHOOKS = ["/voice", "/voice/step", "/voice/recording", "/voice/bridge", "/voice/bridge/dialed",
-            "/voice/bridge/status", "/sms"]
+            "/voice/bridge/status", "/voice/missed/status", "/sms"]
 FIELDS = ["From", "To", "Body", "Digits", "CallSid", "MessageSid", "RecordingSid",
           "RecordingUrl", "RecordingStatus", "CallStatus", "DialCallStatus", "CallDuration",
-          "AccountSid", "NumMedia"]
-QUERY = ["node", "lang", "retry", "ref", "carry", "step", "m"]
+          "AccountSid", "NumMedia", "Direction"]
+QUERY = ["node", "lang", "retry", "ref", "carry", "step", "m", "cb", "try"]
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 SETTINGS = settings(max_examples=examples(600))
 

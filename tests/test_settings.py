@@ -34,6 +34,14 @@ def test_values_are_read_into_their_types(tmp_path):
     assert settings.audio_root == tmp_path / "audio_cache"
 
 
+def test_missed_call_numbers_are_read_as_e164():
+    settings = from_environment({"HOTLINE_MISSED_CALL_NUMBERS": "+32 2 555 00 01, +3225550002",
+                                 "HOTLINE_MISSED_CALL_REPLY": "sms"})
+    assert settings.missed_call_numbers == frozenset({"+3225550001", "+3225550002"})
+    assert settings.missed_call_reply == "sms"
+    assert from_environment({}).missed_call_numbers == frozenset()
+
+
 @pytest.mark.parametrize(("variable", "value"), [
     ("HOTLINE_CLAIM_MINUTES", "abc"),
     ("HOTLINE_MAX_ATTEMPTS", "-1"),
@@ -44,6 +52,10 @@ def test_values_are_read_into_their_types(tmp_path):
     ("HOTLINE_TIMEZONE", "Europe/Bruxelles"),
     ("HOTLINE_COUNTRIES", "Belgium"),
     ("HOTLINE_INSECURE_DEV", "yes"),
+    ("HOTLINE_MISSED_CALL_NUMBERS", "02 555 00 01"),
+    ("HOTLINE_MISSED_CALL_NUMBERS", "+32, +3225550001"),
+    ("HOTLINE_MISSED_CALL_REPLY", "voice"),
+    ("HOTLINE_MISSED_CALLBACKS_PER_DAY", "three"),
 ])
 def test_a_bad_value_names_its_variable(variable, value):
     with pytest.raises(SettingsError, match=variable):

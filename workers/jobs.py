@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hotline import settings
-from hotline.callbacks import outbox
+from hotline.callbacks import missed, outbox
 from hotline.services import Services, build_services, job_queue
 
 _services: Services | None = None
@@ -25,6 +25,11 @@ def send_sms(to_token: str, body: str, key: str, capped: bool = True) -> str | N
 def place_call(to_token: str, url: str, status_callback: str, key: str) -> str | None:
     """Place one call (see hotline.callbacks.outbox.place); returns the Call SID or None."""
     return outbox.place(services(), to_token, url, status_callback, key)
+
+
+def missed_call_back(to_token: str, base: str, cb: str, attempt: int) -> str | None:
+    """Call back (or text) a ring on the missed-call line (see hotline.callbacks.missed)."""
+    return missed.call_back(services(), to_token, base, cb, attempt)
 
 
 def delete_recording(sid: str) -> None:

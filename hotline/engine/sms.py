@@ -75,6 +75,12 @@ def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
     return _topic(sms, answer, meant.topic, remember=remember)
 
 
+def menu(sms: SmsContent, conv: Conversation) -> Reply:
+    """The SMS menu for someone who has not written (the missed-call line's answer): the main
+    menu in their remembered language, else the welcome that asks for a language."""
+    return _help(sms, conv.lang, (conv.lang,) if conv.lang in sms.languages else ())
+
+
 def _text(sms: SmsContent, lang: str | None, name: str) -> str:
     if lang in sms.languages:
         return sms.languages[lang].texts[name]

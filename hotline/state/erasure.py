@@ -35,7 +35,8 @@ def forget(services: Services, number: str) -> int:
         pipe.delete(f"cb:ticket:{ref}", f"cb:log:{ref}")
         pipe.execute()
     r.delete(f"cb:by_number:{n}", f"cb:open:{n}", f"sms:session:{n}", f"lang:{n}",
-             f"sms:optout:{n}", *r.keys(f"sms:rate:{n}:*"), *r.keys(f"cb:rate:{n}:*"))
+             f"sms:optout:{n}", f"mc:wait:{n}", *r.keys(f"sms:rate:{n}:*"),
+             *r.keys(f"cb:rate:{n}:*"), *r.keys(f"mc:day:{n}:*"))
     log.info("forgot %s: %d ticket(s)", redact(number), len(refs))
     from workers import jobs  # here: workers.jobs imports this module
 

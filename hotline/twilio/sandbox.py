@@ -2,7 +2,9 @@
 
 `hotline run` starts one when no TWILIO_ACCOUNT_SID is set, and prints what would have been sent;
 the tests run real workers against it. It speaks the 2010-04-01 API's form-encoded requests, HTTP
-basic authentication and JSON answers for Messages and Calls, and can fail on purpose.
+basic authentication and JSON answers for Messages and Calls, and can fail on purpose. On
+request it plays Twilio's part after a call is placed, signed as Twilio signs: it asks the call's
+URL for its TwiML (`answer`) and reports how the call ended to its status callback (`report`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ from collections.abc import Callable
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.error import HTTPError
+from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.request import Request, urlopen
+
+from twilio.request_validator import RequestValidator
 
 from hotline.content.segments import cost
 
 API = "/2010-04-01/Accounts/"
+# How a request to the service is sent: (url, form, headers) -> (HTTP status, body).
+Send = Callable[[str, dict[str, str], dict[str, str]], tuple[int, str]]
 
 
 class TwilioSandbox:
@@ -59,6 +67,41 @@ class TwilioSandbox:
         """Answer the next `count` create requests with `status` (500, 503, 429…)."""
         with self._lock:
             self._failures.extend([status] * count)
+
+    def answer(self, sid: str, send: Send | None = None) -> tuple[int, str]:
+        """The called person answers call `sid`: Twilio's signed request for its TwiML (POST to
+        the call's Url); returns the HTTP status and the TwiML. `send` defaults to HTTP."""
+        call = self._call(sid)
+        return self._signed(call["url"], self._call_form(call, "in-progress"), send)
+
+    def report(self, sid: str, status: str, duration: int = 0,
+               send: Send | None = None) -> tuple[int, str]:
+        """Call `sid` ended with `status` (completed, busy, no-answer, failed, canceled): Twilio's
+        signed status callback for it, the "completed" event; returns the HTTP status and body."""
+        call = self._call(sid)
+        with self._lock:
+            call["status"] = status
+            call["duration"] = str(duration) if status == "completed" else "0"
+        form = {**self._call_form(call, status), "CallbackSource": "call-progress-events",
+                "SequenceNumber": "3", "Timestamp": formatdate(usegmt=True)}
+        if status == "completed":
+            form.update(CallDuration=str(duration), Duration=str(max(1, -(-duration // 60))))
+        return self._signed(call["status_callback"], form, send)
+
+    def _call(self, sid: str) -> dict[str, Any]:
+        with self._lock:
+            return next(c for c in self.calls if c["sid"] == sid)
+
+    def _call_form(self, call: dict[str, Any], status: str) -> dict[str, str]:
+        return {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "CallSid": call["sid"],
+                "CallStatus": status, "Direction": "outbound-api", "From": call["from"],
+                "To": call["to"], "Caller": call["from"], "Called": call["to"]}
+
+    def _signed(self, url: str, form: dict[str, str], send: Send | None) -> tuple[int, str]:
+        """POST `form` to `url` with X-Twilio-Signature, as Twilio signs its webhooks."""
+        headers = {"X-Twilio-Signature": RequestValidator(self.auth_token).compute_signature(
+            url, form)}
+        return (send or _post)(url, form, headers)
 
     def _create(self, kind: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         with self._lock:
@@ -157,6 +200,15 @@ class TwilioSandbox:
                 self._send(*sandbox._create(kind, form))
 
         return Handler
+
+
+def _post(url: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+    request = Request(url, data=urlencode(form).encode(), headers=headers, method="POST")
+    try:
+        with urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def _resource(account: str, kind: str, sid: str, form: dict[str, str]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import redis
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from hotline.callbacks import outbox
+from hotline.callbacks import missed, outbox
 from hotline.callbacks.hours import spoken_time
 from hotline.callbacks.requests import open_request, over_request_limit
 from hotline.content.ivr import LANGUAGE_MENU
@@ -28,7 +28,7 @@ from hotline.engine import voice as engine
 from hotline.engine.turns import Caller, spoken_digits
 from hotline.services import Services
 from hotline.state import sms as sms_state
-from hotline.state.privacy import InvalidToken, is_textable, redact
+from hotline.state.privacy import InvalidToken, is_textable, normalize_number, redact
 from hotline.twilio.signatures import twilio_only
 from hotline.twilio.twiml import position_from, render
 
@@ -68,10 +68,14 @@ def _xml(response: VoiceResponse) -> Response:
 @bp.post("")
 @twilio_only
 def incoming() -> Response:
-    """A new call: the welcome in the caller's remembered language, else the language menu."""
+    """A new call: the welcome in the caller's remembered language, else the language menu; on a
+    missed-call number, a rejection (unanswered: free for the caller) and a callback planned.
+    A callback the line places starts here too: its person is the one called."""
     services = _services()
+    if _rings_missed_line(services):
+        return _missed_call(services)
     remembered = None
-    caller = request.form.get("From", "")
+    caller = _person()
     if callback_flow.callable_number(caller, services.settings.countries):
         with contextlib.suppress(redis.RedisError):  # no memory today: the language menu
             remembered = sms_state.remembered_language(
@@ -101,6 +105,53 @@ def step() -> Response:
     if at.node == LANGUAGE_MENU and turn.listen and turn.listen.lang and caller.number:
         _remember_language(services, caller.number, turn.listen.lang)
     return _twiml(services, turn)
+
+
+def _person() -> str:
+    """The number of the person on this call: the caller, or, on a call the line placed (a
+    missed-call callback), the one it called."""
+    outbound = request.form.get("Direction", "").startswith("outbound")
+    return request.form.get("To" if outbound else "From", "")
+
+
+def _rings_missed_line(services: Services) -> bool:
+    numbers = services.settings.missed_call_numbers
+    return (bool(numbers) and not request.form.get("Direction", "").startswith("outbound")
+            and normalize_number(request.form.get("To", "")) in numbers)
+
+
+def _missed_call(services: Services) -> Response:
+    """Reject the ring before it is answered (nobody is billed for it) and plan the callback."""
+    caller = request.form.get("From", "")
+    base = (services.settings.public_base_url or request.host_url).rstrip("/")
+    try:
+        missed.ring(services, caller, base)
+    except redis.RedisError:
+        log.warning("Redis unreachable: no callback for the missed call from %s", redact(caller))
+    response = VoiceResponse()
+    response.reject(reason="busy")  # a busy tone: hang up; "rejected" says "not in service"
+    return _xml(response)
+
+
+@bp.post("/missed/status")
+@twilio_only
+def missed_status() -> Response:
+    """Status callbacks of a missed-call callback: a completed call's minutes count against
+    today's cap; a busy or unanswered one is tried again (see hotline.callbacks.missed)."""
+    services = _services()
+    cb, attempt = request.args.get("cb", ""), request.args.get("try", "")
+    sid, status = request.form.get("CallSid", ""), request.form.get("CallStatus", "")
+    if not (cb.isascii() and cb.isalnum() and len(cb) <= 32 and attempt.isascii()
+            and attempt.isdigit() and len(attempt) <= 2 and sid and status):
+        abort(400)
+    if status in missed.ENDED and _once(services, f"status:{sid}:missed:{status}"):
+        duration = request.form.get("CallDuration", "0")
+        readable = duration.isascii() and duration.isdigit() and len(duration) < 6
+        seconds = int(duration) if readable else 0
+        base = (services.settings.public_base_url or request.host_url).rstrip("/")
+        missed.call_ended(services, cb, int(attempt), status, request.form.get("To", ""),
+                          seconds, base)
+    return Response("", status=204)
 
 
 def _remember_language(services: Services, number: str, lang: str) -> None:
@@ -201,7 +252,7 @@ class _RequestCaller:
     @cached_property
     def number(self) -> str | None:
         return _typed_number(self._services) or callback_flow.callable_number(
-            request.form.get("From", ""), self.countries)
+            _person(), self.countries)
 
     @cached_property
     def can_text(self) -> bool:
