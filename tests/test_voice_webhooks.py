@@ -228,3 +228,13 @@ def test_an_oversized_webhook_body_is_refused_before_it_is_read(client):
     response = client.post("/sms", data=body, headers={
         "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"})
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("duration", ["²", "١٢", "-5", "99999999999", ""])
+def test_a_call_duration_that_is_no_plain_number_counts_nothing_and_is_no_500(client, duration):
+    """"²" and Arabic-Indic digits pass str.isdigit() but not int(): a signed status callback
+    with them must not crash the route."""
+    response = twilio_post(client, "/voice/bridge/status?ref=123456", {
+        "CallSid": f"CA{abs(hash(duration)):032d}"[:34], "CallStatus": "completed",
+        "CallDuration": duration})
+    assert response.status_code == 204

@@ -145,9 +145,7 @@ def missed_status() -> Response:
             and attempt.isdigit() and len(attempt) <= 2 and sid and status):
         abort(400)
     if status in missed.ENDED and _once(services, f"status:{sid}:missed:{status}"):
-        duration = request.form.get("CallDuration", "0")
-        readable = duration.isascii() and duration.isdigit() and len(duration) < 6
-        seconds = int(duration) if readable else 0
+        seconds = _call_seconds()
         base = (services.settings.public_base_url or request.host_url).rstrip("/")
         missed.call_ended(services, cb, int(attempt), status, request.form.get("To", ""),
                           seconds, base)
@@ -213,9 +211,15 @@ def bridge_status() -> Response:
     duration counts against today's cap on call minutes."""
     status = request.form.get("CallStatus", "")
     if _record_status(status, "mediator") and status == "completed":
-        duration = request.form.get("CallDuration", "0")
-        outbox.add_call_seconds(_services(), int(duration) if duration.isdigit() else 0)
+        outbox.add_call_seconds(_services(), _call_seconds())
     return Response("", status=204)
+
+
+def _call_seconds() -> int:
+    """The call's `CallDuration`, or 0 when it is no plain number of seconds ("²" is a digit to
+    str.isdigit, not to int)."""
+    duration = request.form.get("CallDuration", "0")
+    return int(duration) if duration.isascii() and duration.isdigit() and len(duration) < 6 else 0
 
 
 def _record_status(status: str, leg: str) -> bool:
