@@ -162,6 +162,8 @@ def check() -> None:
         present = sum(1 for k in required if k in lang.prompts)
         click.echo(f"{code + ' ' + lang.name:<22}{lang.status:<10}{present:>5}/{len(required):<3}"
                    f"{reviewed:>10}  {lang.say_language or '(none: needs audio)'}")
+    _print_voice_ready(content, AudioLibrary(settings.audio_root),
+                       settings.hours().opening_times())
     click.echo("\ncoverage (R reviewed, d draft, - missing):")
     click.echo(f"{'prompt':<26}" + "".join(f"{c:>4}" for c in codes))
     marks = {"reviewed": "R", "draft": "d"}
@@ -175,6 +177,18 @@ def check() -> None:
     _print_sms_eval(sms, settings.content_root)
     if not _print_caller_time(content, AudioLibrary(settings.audio_root)):
         sys.exit(1)
+
+
+def _print_voice_ready(content: Content, audio: AudioLibrary, times: tuple[str, ...]) -> None:
+    """Which languages the voice line offers now (every prompt can be spoken), and which not."""
+    from hotline.audio.status import voice_ready
+
+    ready = voice_ready(content, audio, times)
+    click.echo(f"\nvoice-ready (offered on the voice line): {', '.join(ready) or 'none'}")
+    others = [code for code in content.languages if code not in ready]
+    if others:
+        click.echo(f"not voice-ready, SMS only until their audio exists (`hotline audio build`, "
+                   f"recordings): {', '.join(others)}")
 
 
 def _print_caller_time(content: Content, audio: AudioLibrary) -> bool:

@@ -2,7 +2,8 @@
 
 A caller on a prepaid phone hangs up after about half a minute, so the menus are measured like
 any other content rule. For every language and item, walking the real engine: on a first call
-(the language menu, the welcome, the headline, then each menu on the way) and with the language
+(the language menu, on its second page too for a language there, the welcome, the headline, then
+each menu on the way) and with the language
 remembered (the short welcome, then the menus), the caller pressing as soon as the option they
 want has been spoken (every listening prompt is inside <Gather>, so a key interrupts it).
 Durations are those of the rendered or recorded files where `seconds` knows them, else the
@@ -83,11 +84,14 @@ def caller_times(content: Content, lang: str,
             total += known
         return total
 
-    codes = list(content.languages)
-    menu = engine.incoming(content)
-    digit = str(codes.index(lang) + 1)
-    before_language = _until(menu, lambda u: u.lang == lang, duration)
-    first_turn = engine.respond(content, menu.listen, digit) if menu.listen else menu
+    # The language menu as a caller with no country hint hears it: each page until the
+    # option of `lang` is spoken (on the first page of two, its name with the "more" key).
+    first_turn = engine.incoming(content)
+    before_language = 0.0
+    for key in engine.language_keys(content, lang):
+        before_language += _until(first_turn, lambda u: u.lang == lang, duration)
+        if first_turn.listen is not None:
+            first_turn = engine.respond(content, first_turn.listen, key)
     returning_turn = engine.incoming(content, lang)
     welcome = sum(duration(u) for u in first_turn.say if u.key == "welcome")
     items = []
