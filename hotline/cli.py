@@ -162,8 +162,8 @@ def check() -> None:
         present = sum(1 for k in required if k in lang.prompts)
         click.echo(f"{code + ' ' + lang.name:<22}{lang.status:<10}{present:>5}/{len(required):<3}"
                    f"{reviewed:>10}  {lang.say_language or '(none: needs audio)'}")
-    _print_voice_ready(content, AudioLibrary(settings.audio_root),
-                       settings.hours().opening_times())
+    ready = _print_voice_ready(content, AudioLibrary(settings.audio_root),
+                               settings.hours().opening_times())
     click.echo("\ncoverage (R reviewed, d draft, - missing):")
     click.echo(f"{'prompt':<26}" + "".join(f"{c:>4}" for c in codes))
     marks = {"reviewed": "R", "draft": "d"}
@@ -175,11 +175,12 @@ def check() -> None:
     _print_sms_costs(sms)
     _print_lexicon(sms)
     _print_sms_eval(sms, settings.content_root)
-    if not _print_caller_time(content, AudioLibrary(settings.audio_root)):
+    if not _print_caller_time(content, AudioLibrary(settings.audio_root), ready):
         sys.exit(1)
 
 
-def _print_voice_ready(content: Content, audio: AudioLibrary, times: tuple[str, ...]) -> None:
+def _print_voice_ready(content: Content, audio: AudioLibrary,
+                       times: tuple[str, ...]) -> tuple[str, ...]:
     """Which languages the voice line offers now (every prompt can be spoken), and which not."""
     from hotline.audio.status import voice_ready
 
@@ -189,13 +190,15 @@ def _print_voice_ready(content: Content, audio: AudioLibrary, times: tuple[str, 
     if others:
         click.echo(f"not voice-ready, SMS only until their audio exists (`hotline audio build`, "
                    f"recordings): {', '.join(others)}")
+    return ready
 
 
-def _print_caller_time(content: Content, audio: AudioLibrary) -> bool:
-    """The caller-time table; False when a language of ENFORCED is over budget."""
+def _print_caller_time(content: Content, audio: AudioLibrary, offered: tuple[str, ...]) -> bool:
+    """The caller-time table (the language menu as the voice line offers it, a language that is
+    not voice-ready measured as if it were); False when a language of ENFORCED is over budget."""
     from hotline.content.budget import ENFORCED, caller_times, table
 
-    times = [caller_times(content, lang, lambda u: audio.seconds(u.lang, u.text))
+    times = [caller_times(content, lang, lambda u: audio.seconds(u.lang, u.text), offered)
              for lang in content.languages]
     click.echo("\ncaller time: seconds heard before an information item starts, pressing as "
                "soon as the wanted option is spoken")

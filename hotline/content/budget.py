@@ -67,9 +67,15 @@ class LanguageTime:
 
 
 def caller_times(content: Content, lang: str,
-                 seconds: Callable[[Utterance], float | None] = lambda _: None) -> LanguageTime:
-    """The figures of `lang`; `seconds` gives an utterance's real duration when known."""
+                 seconds: Callable[[Utterance], float | None] = lambda _: None,
+                 offered: Sequence[str] | None = None) -> LanguageTime:
+    """The figures of `lang`; `seconds` gives an utterance's real duration when known.
+    `offered`: the languages the voice line offers (default: all), `lang` counted among them, so
+    that the language menu is measured as callers hear it (one that is not voice-ready is left
+    out, its "more languages" line too)."""
     estimated = False
+    caller = Caller(offered=None if offered is None else tuple(
+        c for c in content.languages if c in offered or c == lang))
 
     def duration(utterance: Utterance) -> float:
         nonlocal estimated
@@ -86,13 +92,13 @@ def caller_times(content: Content, lang: str,
 
     # The language menu as a caller with no country hint hears it: each page until the
     # option of `lang` is spoken (on the first page of two, its name with the "more" key).
-    first_turn = engine.incoming(content)
+    first_turn = engine.incoming(content, caller=caller)
     before_language = 0.0
-    for key in engine.language_keys(content, lang):
+    for key in engine.language_keys(content, lang, caller=caller):
         before_language += _until(first_turn, lambda u: u.lang == lang, duration)
         if first_turn.listen is not None:
-            first_turn = engine.respond(content, first_turn.listen, key)
-    returning_turn = engine.incoming(content, lang)
+            first_turn = engine.respond(content, first_turn.listen, key, caller)
+    returning_turn = engine.incoming(content, lang, caller)
     welcome = sum(duration(u) for u in first_turn.say if u.key == "welcome")
     items = []
     for node in content.nodes.values():

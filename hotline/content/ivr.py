@@ -268,11 +268,11 @@ def load_content(root: Path | str) -> Content:
         if not prefix.isdigit():
             check.fail(f"language_hints.{prefix}", "must be a country calling code (digits)")
             continue
-        for lang in langs:
-            if lang not in codes:
-                warnings.append(f"{menu_name}: language_hints.{prefix}: {lang} is not offered")
-        if any(lang in codes for lang in langs):
-            hinted[prefix] = tuple(lang for lang in langs if lang in codes)
+        for code in langs:
+            if code not in codes:
+                warnings.append(f"{menu_name}: language_hints.{prefix}: {code} is not offered")
+        if any(code in codes for code in langs):
+            hinted[prefix] = tuple(code for code in langs if code in codes)
 
     if start in nodes and not problems:
         nodes = _with_parents(nodes, start, item_options)

@@ -214,13 +214,13 @@ def _language_menu(content: Content, offered: tuple[str, ...], at: Position,
     On a replay (`hints` empty) the HINT_KEY language `at.step` remembers stays first."""
     pages = content.pages()
     if at.node == LANGUAGE_MORE:
-        lines = [(code, key) for key, code in enumerate(pages[1], 1) if code in offered]
+        lines = [(code, str(key)) for key, code in enumerate(pages[1], 1) if code in offered]
         return Turn(_language_lines(content, lines), replace(at, step=None))
     hints = tuple(h for h in hints if h in offered) or (
         (at.step.removeprefix(HINT_STEP),) if at.step and at.step.startswith(HINT_STEP) else ())
     later = [c for page in pages[1:] for c in page if c in offered]
     zero = next((h for h in hints if h in later), None)
-    first = [(c, k) for k, c in enumerate(pages[0], 1) if c in offered]
+    first = [(c, str(k)) for k, c in enumerate(pages[0], 1) if c in offered]
     lines = [(c, k) for c, k in first if c in hints] + ([(zero, HINT_KEY)] if zero else [])
     lines.sort(key=lambda line: hints.index(line[0]))
     lines += [(c, k) for c, k in first if c not in hints]
@@ -229,8 +229,8 @@ def _language_menu(content: Content, offered: tuple[str, ...], at: Position,
     return Turn(_language_lines(content, lines), replace(at, node=LANGUAGE_MENU, step=step))
 
 
-def _language_lines(content: Content, lines: Sequence[tuple[str, object]]) -> tuple[Utterance, ...]:
-    return tuple(say(content, code, "language_option", digit=str(key)) for code, key in lines)
+def _language_lines(content: Content, lines: Sequence[tuple[str, str]]) -> tuple[Utterance, ...]:
+    return tuple(say(content, code, "language_option", digit=key) for code, key in lines)
 
 
 def _choose_language(content: Content, at: Position, digits: str | None, caller: Caller) -> Turn:
