@@ -98,6 +98,23 @@ def test_at_most_nine_keys_a_page(tmp_path):
         load_content(tmp_path)
 
 
+def test_one_page_when_there_is_no_second(tmp_path):
+    """Without more_languages every language is on one page, key 9 included, and a call still
+    on a second page that no longer exists hears the first (the menu changed during the call)."""
+    shutil.copytree(ROOT / "ivr_scripts", tmp_path / "ivr_scripts")
+    menu = tmp_path / "ivr_scripts" / "menu.yaml"
+    menu.write_text(menu.read_text().replace("languages: [fr, nl, en, ar, uk, prs, ti, ru]",
+                                             "languages: [fr, nl, en, ar, uk, prs, ti, ru, tr]")
+                    .replace("more_languages: [tr, es, ro, ps]", ""))
+    small = load_content(tmp_path)
+    turn = engine.incoming(small)
+    assert [u.text for u in turn.say][-1] == "Türkçe: 9." and len(turn.say) == 9
+    assert engine.respond(small, turn.listen, "9").listen == Position("main", "tr")
+    stale = engine.respond(small, Position(LANGUAGE_MORE), None)
+    assert stale.say == turn.say and stale.listen.node == LANGUAGE_MENU
+    assert {u.lang for u in engine.utterances(small)} == set(small.languages)
+
+
 def test_a_country_code_offers_its_second_page_language_on_the_first_page(content):
     """+34 (Spain) hears Español first, with 0, and chooses it with one key; the other second-page
     languages keep 9. Moldova (+373) hears Romanian (0), then Russian (its key 8)."""

@@ -109,7 +109,8 @@ def utterances(content: Content, times: Iterable[str] = ()) -> Iterator[Utteranc
     times = tuple(times)
     every = tuple(content.languages)
     menus = [incoming(content, hint=code) for code in every]
-    menus.append(_language_menu(content, every, Position(LANGUAGE_MORE)))
+    if len(content.pages()) > 1:
+        menus.append(_language_menu(content, every, Position(LANGUAGE_MORE)))
     for lang in content.languages:
         turns = [*menus, _first_welcome(content, lang), incoming(content, lang)]
         turns += [_enter(content, lang, node) for node in content.nodes.values()
@@ -213,7 +214,7 @@ def _language_menu(content: Content, offered: tuple[str, ...], at: Position,
     with HINT_KEY, remembered in `at.step`), and each other second-page language with MORE_KEY.
     On a replay (`hints` empty) the HINT_KEY language `at.step` remembers stays first."""
     pages = content.pages()
-    if at.node == LANGUAGE_MORE:
+    if at.node == LANGUAGE_MORE and len(pages) > 1:
         lines = [(code, str(key)) for key, code in enumerate(pages[1], 1) if code in offered]
         return Turn(_language_lines(content, lines), replace(at, step=None))
     hints = tuple(h for h in hints if h in offered) or (
