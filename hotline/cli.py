@@ -159,10 +159,12 @@ def check() -> None:
     click.echo(f"content OK: {len(content.nodes)} nodes, {len(required)} prompts, "
                f"{len(content.languages)} languages\n")
     _print_reviews(content, sms, required)
+    ready = _print_voice_ready(content, AudioLibrary(settings.audio_root),
+                               settings.hours().opening_times())
     _print_sms_costs(sms)
     _print_lexicon(sms)
     _print_sms_eval(sms, settings.content_root)
-    if not _print_caller_time(content, AudioLibrary(settings.audio_root)):
+    if not _print_caller_time(content, AudioLibrary(settings.audio_root), ready):
         sys.exit(1)
 
 
@@ -199,11 +201,26 @@ def _review_mark(review: TextReview | None) -> str:
     return {"reviewed": "R", "stale": "s"}.get(review.state, "d")
 
 
-def _print_caller_time(content: Content, audio: AudioLibrary) -> bool:
-    """The caller-time table; False when a language of ENFORCED is over budget."""
+def _print_voice_ready(content: Content, audio: AudioLibrary,
+                       times: tuple[str, ...]) -> tuple[str, ...]:
+    """Which languages the voice line offers now (every prompt can be spoken), and which not."""
+    from hotline.audio.status import voice_ready
+
+    ready = voice_ready(content, audio, times)
+    click.echo(f"\nvoice-ready (offered on the voice line): {', '.join(ready) or 'none'}")
+    others = [code for code in content.languages if code not in ready]
+    if others:
+        click.echo(f"not voice-ready, SMS only until their audio exists (`hotline audio build`, "
+                   f"recordings): {', '.join(others)}")
+    return ready
+
+
+def _print_caller_time(content: Content, audio: AudioLibrary, offered: tuple[str, ...]) -> bool:
+    """The caller-time table (the language menu as the voice line offers it, a language that is
+    not voice-ready measured as if it were); False when a language of ENFORCED is over budget."""
     from hotline.content.budget import ENFORCED, caller_times, table
 
-    times = [caller_times(content, lang, lambda u: audio.seconds(u.lang, u.text))
+    times = [caller_times(content, lang, lambda u: audio.seconds(u.lang, u.text), offered)
              for lang in content.languages]
     click.echo("\ncaller time: seconds heard before an information item starts, pressing as "
                "soon as the wanted option is spoken")

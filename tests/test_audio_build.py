@@ -23,7 +23,7 @@ from hotline.audio.build import (
 from hotline.audio.config import AudioConfig, load_audio_config
 from hotline.audio.library import MANIFEST, AudioLibrary, text_id
 from hotline.audio.status import voice_ready
-from hotline.content.ivr import LANGUAGE_MENU, ContentError, load_content
+from hotline.content.ivr import LANGUAGE_MENUS, ContentError, load_content
 from hotline.engine import callback as callback_flow
 from hotline.engine import voice as engine
 from hotline.engine.turns import Caller, Position
@@ -54,9 +54,13 @@ def built(tmp_path_factory):
 @pytest.mark.slow
 def test_every_prompt_of_every_language_is_a_valid_telephone_file(built):
     content, audio, report = built
-    prompts = prompts_of(content, times=OPENING_TIMES)
-    assert {p.lang for p in prompts} == set(content.languages) and len(prompts) > 400
+    every = prompts_of(content, times=OPENING_TIMES)
+    assert {p.lang for p in every} == set(content.languages) and len(every) > 400
+    # Pashto has no engine (espeak-ng has no Pashto voice): nothing is rendered for it, no other
+    # language's voice stands in; its prompts wait for recordings
+    prompts = [p for p in every if p.lang != "ps"]
     assert report.failed == [] and report.rendered == {"espeak-ng": len(prompts)}
+    assert report.no_engine == ["ps"]
     manifest = read_manifest(audio)
     assert set(manifest) == {p.id for p in prompts}
     for prompt in prompts:
@@ -268,14 +272,23 @@ def test_with_its_audio_every_language_is_offered_and_every_path_speaks_only_it(
     content, audio, _ = built
     library = AudioLibrary(audio)
     offered = voice_ready(content, library, OPENING_TIMES)
-    assert offered == tuple(content.languages)  # Dari and Tigrinya too, once rendered
+    # Dari and Tigrinya too, once rendered; never Pashto: no engine speaks it, and no recording
+    # exists, so it stays SMS only rather than heard in another language's voice
+    assert offered == tuple(c for c in content.languages if c != "ps")
     callers = [Caller("+32470123456", True, None, offered=offered),
                Caller(None, False, (0, "9:00"), offered=offered),
                Caller("+32470123456", True, (3, "13:30"), offered=offered)]
-    for lang_key, lang in enumerate(content.languages, start=1):
+    first = engine.incoming(content, caller=callers[0])
+    assert "ps" not in {u.lang for u in first.say}
+    for lang in offered:
         seen: set[Position] = set()
-        turns = [engine.respond(content, Position(LANGUAGE_MENU), str(lang_key), c)
-                 for c in callers]
+        turns = []
+        for c in callers:
+            turn = engine.incoming(content, caller=c)
+            for key in engine.language_keys(content, lang, caller=c):
+                assert turn.listen is not None
+                turn = engine.respond(content, turn.listen, key, c)
+            turns.append(turn)
         node = content.nodes["mediator"]
         turns += [callback_flow.after_ticket(content, lang, node, "482913", joined, c)
                   for joined in (True, False) for c in callers]
@@ -283,7 +296,7 @@ def test_with_its_audio_every_language_is_offered_and_every_path_speaks_only_it(
         queue = [(t, c) for t in turns for c in callers]
         while queue:
             turn, caller = queue.pop()
-            language_menu = turn.listen is not None and turn.listen.node == LANGUAGE_MENU
+            language_menu = turn.listen is not None and turn.listen.node in LANGUAGE_MENUS
             for utterance in turn.say:  # the language menu names each language in itself
                 assert language_menu or utterance.lang == lang, (lang, utterance)
                 for piece in utterance.pieces or (utterance.text,):

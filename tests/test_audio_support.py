@@ -88,6 +88,7 @@ def set_languages(root: Path, codes: list[str]) -> None:
     path = root / "ivr_scripts" / "menu.yaml"
     menu = yaml.safe_load(path.read_text(encoding="utf-8"))
     menu["languages"] = codes
+    menu.pop("more_languages", None)  # no second page
     path.write_text(yaml.safe_dump(menu, allow_unicode=True), encoding="utf-8")
 
 

@@ -50,6 +50,24 @@ def test_the_figures_follow_the_engine_and_the_real_durations(content):
     assert times.useful_first == 3 + 1  # the headline starts after the welcome
 
 
+def test_a_second_page_language_is_timed_through_both_pages(content):
+    """With every utterance one second long: Español is heard on page 1 after the 8 first-page
+    languages and Türkçe's "9", then on page 2 after Türkçe's "1"; then the welcome, headline,
+    "press any time" and two main-menu options. A language the line does not offer (Pashto,
+    not voice-ready) is not on the menu the others are timed through."""
+    second = lambda u: 1.0  # noqa: E731
+    spanish = {i.item: i for i in caller_times(content, "es", second).items}
+    assert spanish["cpas_appeal"].first == (8 + 2) + 2 + 3 + 2
+    assert spanish["cpas_appeal"].returning == 3.0
+    pashto = {i.item: i for i in caller_times(content, "ps", second).items}
+    assert pashto["cpas_appeal"].first == (8 + 4) + 4 + 3 + 2
+    offered = [c for c in content.languages if c not in ("prs", "ps")]
+    romanian = {i.item: i for i in caller_times(content, "ro", second, offered).items}
+    assert romanian["cpas_appeal"].first == (7 + 3) + 3 + 3 + 2  # no Dari, no Pashto
+    russian = {i.item: i for i in caller_times(content, "ru", second, offered).items}
+    assert russian["cpas_appeal"].first == 7 + 3 + 2  # Russian, 8th key, is 7th said
+
+
 def test_a_spoken_colon_is_not_a_word():
     assert words("CPAS : 1.") == 2 and words("Le CPAS dit non : 2.") == 5
 

@@ -21,7 +21,8 @@ def problems(root: Path) -> list[str]:
 
 def test_shipped_content_is_valid_and_complete():
     content = load_content(ROOT)
-    assert list(content.languages) == ["fr", "nl", "en", "ar", "uk", "prs", "ti"]
+    assert list(content.languages) == ["fr", "nl", "en", "ar", "uk", "prs", "ti", "ru",
+                                      "tr", "es", "ro", "ps"]
     assert {c: lang.status for c, lang in content.languages.items()} == dict.fromkeys(
         content.languages, "draft")  # nobody has reviewed a translation yet
     required = content.required_prompts()
@@ -38,6 +39,20 @@ def test_unverified_amounts_carry_their_date_in_every_language():
     for lang in content.languages:
         text = content.text(lang, "info_ris_amounts")
         assert "2025" in text and "876" in text and "1314" in text and "1776" in text, lang
+
+
+def test_every_language_keeps_the_english_placeholders_and_facts():
+    """Translations keep every {placeholder} of the English prompt, and its figures."""
+    from hotline.content.files import placeholders
+
+    content = load_content(ROOT)
+    english = content.languages["en"].prompts
+    for code, lang in content.languages.items():
+        for key, text in english.items():
+            assert placeholders(lang.prompts[key]) == placeholders(text), (code, key)
+        for key, figure in (("info_cpas_appeal", "38"), ("info_cpas_decision", "30"),
+                            ("info_asylum_after", "30"), ("info_cpas_how_details", "5")):
+            assert figure in lang.prompts[key], (code, key, figure)
 
 
 def test_missing_prompt_names_file_and_key(content_copy):
@@ -137,6 +152,11 @@ def test_check_command_reports_coverage(content_copy):
     lines = [line for line in result.output.splitlines() if line.startswith("en English")]
     voice, reviewed, stale, draft = lines[0].split()[2:6]
     assert (reviewed, stale) == ("0", "0") and voice == draft  # nothing reviewed yet
+    # no audio in the copy: the languages with a Twilio voice are voice-ready, Pashto never
+    assert "voice-ready (offered on the voice line): fr, nl, en, ar, uk, ru, tr, es, ro" in \
+        result.output
+    assert "SMS only until their audio exists (`hotline audio build`, recordings): prs, ti, ps" \
+        in result.output
 
 
 def test_check_command_fails_on_broken_content(content_copy):

@@ -122,4 +122,4 @@ def test_check_prints_segments_per_template_per_language():
     assert result.exit_code == 0, result.output
     assert "SMS cost in segments" in result.output
     row = next(line for line in result.output.splitlines() if line.startswith("ris_amounts"))
-    assert row.split()[1:] == ["2", "2", "2", "3", "3", "3", "3"]
+    assert row.split()[1:] == ["2", "2", "2", "3", "3", "3", "3", "3", "2", "2", "2", "3"]

@@ -224,6 +224,31 @@ def test_first_contact_on_a_basic_phone_offers_numbered_languages_and_one_works(
     assert sms_replies(sms_post(client, "1", number=OTHER)) == [sms.menu("fr", "cpas")]
 
 
+def test_the_numbered_language_menu_holds_all_twelve_languages_within_budget(client, sms):
+    """Twelve languages on the first-contact menu: each named in itself, numbered 1 to 12, in
+    at most 3 UCS-2 segments; a two-digit reply chooses (10 Spanish, 12 Pashto), and typed
+    Latin keywords answer in their language (POMOSH Russian, YARDIM Turkish, AJUTOR Romanian)."""
+    from hotline.content.segments import cost
+
+    menu = sms.welcome()
+    assert menu.splitlines() == [f"{i} {sms.languages[c].name}"
+                                 for i, c in enumerate(sms.languages, 1)]
+    assert len(menu.splitlines()) == 12 and cost(menu).segments <= 3
+    assert sms_replies(sms_post(client, "xyz", number=OTHER)) == [menu]
+    assert sms_replies(sms_post(client, "12", number=OTHER)) == [
+        sms.languages["ps"].texts["language_set"]]
+    assert sms_replies(sms_post(client, "مرسته", number=OTHER)) == [sms.menu("ps", "main")]
+    third = "+32470123458"
+    assert sms_replies(sms_post(client, "hello?", number=third)) == [sms.menu("en", "main")]
+    assert sms_replies(sms_post(client, "LANGUAGE", number=third)) == [menu]
+    assert sms_replies(sms_post(client, "10", number=third)) == [
+        sms.languages["es"].texts["language_set"]]
+    for n, (word, lang) in enumerate((("POMOSH", "ru"), ("yardım", "tr"), ("yardim", "tr"),
+                                      ("AJUTOR", "ro"), ("ayuda", "es"))):
+        assert sms_replies(sms_post(client, word, number=f"+3247099{n:04d}")) == [
+            sms.menu(lang, "main")], word
+
+
 def test_stop_and_forget_win_over_the_reply_limit(services, client, sms, redis_db):
     """Past the hourly reply limit STOP is still stored and confirmed, and FORGET still erases
     (issue 14, item 2: both were silently dropped, and a later item reached the number)."""

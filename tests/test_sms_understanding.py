@@ -169,9 +169,31 @@ def test_calling_someone_else_is_no_request(sms):
     ("I need help please", "en"),
     ("ik heb hulp nodig", "nl"),
     ("aidez moi svp", "fr"),
+    ("Помогите, пожалуйста", "ru"),        # Cyrillic, Russian words
+    ("pomogite pozhaluysta", "ru"),       # Russian in Latin letters
+    ("yardım lütfen", "tr"), ("yardim lutfen", "tr"),   # with or without Turkish letters
+    ("necesito ayuda por favor", "es"),
+    ("am nevoie de ajutor va rog", "ro"),
+    ("مرسته غواړم", "ps"),                 # Pashto letters (ړ) tell it from Dari and Arabic
 ])
 def test_language_from_what_was_written(sms, body, lang):
     assert ask(sms, body).text == sms.menu(lang, "main")
+
+
+@pytest.mark.parametrize(("body", "lang", "topic"), [
+    ("کورس", "prs", "learning"),          # ک: Dari or Pashto, not Arabic; Dari's keyword
+    ("كورس", "ar", "learning"),           # ك: Arabic
+    ("нужны деньги", "ru", "money"),      # ы: Russian, not Ukrainian
+    ("потрібні гроші", "uk", "money"),    # і: Ukrainian, not Russian
+    ("روغتون ته ځم", "ps", "amu"),        # ټ ځ: Pashto
+])
+def test_letters_tell_a_language_from_the_others_of_its_script(sms, body, lang, topic):
+    """With a third language in a script (Pashto next to Arabic and Dari, Russian next to
+    Ukrainian), a letter still tells a language from those that never use it: Dari's ک no longer
+    belongs to Dari alone, but Arabic never writes it."""
+    answer = ask(sms, body)
+    code, node = answered(sms, answer)
+    assert code == lang and under(sms, node, topic), (body, code, node)
 
 
 def test_two_likely_languages_get_a_language_menu_of_just_those(sms):

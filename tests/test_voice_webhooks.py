@@ -19,8 +19,10 @@ def test_incoming_call_gathers_one_key_for_the_language_menu(client):
     assert gather.get("numDigits") == "1" and gather.get("input") == "dtmf"
     says = gather.findall("Say")
     # Dari and Tigrinya have no Twilio voice: without rendered audio they are not offered, and
-    # no other language speaks in their place
-    assert [s.get("language") for s in says] == ["fr-FR", "nl-BE", "en-GB", "ar-XA", "uk-UA"]
+    # no other language speaks in their place; Pashto (no voice at all) neither, on page 2 (9)
+    assert [s.get("language") for s in says] == ["fr-FR", "nl-BE", "en-GB", "ar-XA", "uk-UA",
+                                                 "ru-RU", "tr-TR", "es-ES", "ro-RO"]
+    assert [s.text for s in says[5:]] == ["Русский: 8.", "Türkçe: 9.", "Español: 9.", "Română: 9."]
     assert says[2].text == "English: 3."
     action = urlsplit(gather.get("action"))
     assert action.path == "/voice/step"
@@ -177,8 +179,17 @@ def test_a_language_that_cannot_be_spoken_is_not_offered_and_its_key_is_refused(
     root = twiml(twilio_post(client, "/voice/step?node=languages&retry=0", {"Digits": "6"}))
     says = root.find("Gather").findall("Say")
     assert [s.text for s in says] == ["Français : 1.", "Nederlands: 2.", "English: 3.",
-                                      "العربية: 4.", "Українська: 5."]
+                                      "العربية: 4.", "Українська: 5.", "Русский: 8.",
+                                      "Türkçe: 9.", "Español: 9.", "Română: 9."]
     assert parse_qs(urlsplit(root.find("Gather").get("action")).query)["retry"] == ["1"]
+    # Pashto, 4 on the second page, is not offered either: its key replays the second page
+    root = twiml(twilio_post(client, "/voice/step?node=languages_more&retry=0", {"Digits": "4"}))
+    says = root.find("Gather").findall("Say")
+    assert [s.text for s in says] == ["Türkçe: 1.", "Español: 2.", "Română: 3."]
+    assert parse_qs(urlsplit(root.find("Gather").get("action")).query) == {
+        "node": ["languages_more"], "retry": ["1"]}
+    hinted = twiml(twilio_post(client, "/voice", {"From": "+923001234567"}))  # Pakistan: Pashto
+    assert "پښتو" not in "".join(s.text for s in hinted.find("Gather").findall("Say"))
 
 
 def test_a_country_code_puts_its_language_first_with_its_own_key(client):
@@ -191,15 +202,38 @@ def test_a_country_code_puts_its_language_first_with_its_own_key(client):
 def test_the_language_chosen_is_remembered_for_the_next_call(client, redis_db):
     mobile = {"From": "+32470123456"}
     first = twiml(twilio_post(client, "/voice", mobile))
-    assert len(first.find("Gather").findall("Say")) == 5  # the language menu (5 have a voice)
+    assert len(first.find("Gather").findall("Say")) == 9  # the language menu (9 have a voice)
     twiml(twilio_post(client, "/voice/step?node=languages&retry=0", {"Digits": "2", **mobile}))
     again = twiml(twilio_post(client, "/voice", mobile))
     says = again.find("Gather").findall("Say")
     assert says[0].get("language") == "nl-BE" and says[0].text == "Infolijn sociale hulp."
     assert says[-1].text.endswith("sterretje.")  # and how to change it
     withheld = twiml(twilio_post(client, "/voice", {"From": "anonymous"}))
-    assert len(withheld.find("Gather").findall("Say")) == 5
+    assert len(withheld.find("Gather").findall("Say")) == 9
     assert not any(b"470123456" in k for k in redis_db.keys("*"))
+
+
+def test_a_language_chosen_on_the_second_page_is_remembered(client, redis_db):
+    mobile = {"From": "+32470123456"}
+    page2 = twiml(twilio_post(client, "/voice/step?node=languages&retry=0", {"Digits": "9",
+                                                                              **mobile}))
+    action = page2.find("Gather").get("action")
+    assert parse_qs(urlsplit(action).query) == {"node": ["languages_more"], "retry": ["0"]}
+    chosen = twiml(twilio_post(client, action, {"Digits": "2", **mobile}))
+    assert parse_qs(urlsplit(chosen.find("Gather").get("action")).query)["lang"] == ["es"]
+    again = twiml(twilio_post(client, "/voice", mobile))
+    says = again.find("Gather").findall("Say")
+    assert says[0].get("language") == "es-ES" and says[0].text == "Línea de ayuda social."
+
+
+def test_a_spanish_number_chooses_spanish_with_one_key(client):
+    root = twiml(twilio_post(client, "/voice", {"From": "+34612345678"}))
+    gather = root.find("Gather")
+    says = gather.findall("Say")
+    assert says[0].text == "Español: 0." and says[0].get("language") == "es-ES"
+    assert "Español: 9." not in [s.text for s in says]
+    chosen = twiml(twilio_post(client, gather.get("action"), {"Digits": "0"}))
+    assert parse_qs(urlsplit(chosen.find("Gather").get("action")).query)["lang"] == ["es"]
 
 
 def test_a_signature_over_the_url_with_its_port_is_accepted(client):

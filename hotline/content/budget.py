@@ -2,7 +2,8 @@
 
 A caller on a prepaid phone hangs up after about half a minute, so the menus are measured like
 any other content rule. For every language and item, walking the real engine: on a first call
-(the language menu, the welcome, the headline, then each menu on the way) and with the language
+(the language menu, on its second page too for a language there, the welcome, the headline, then
+each menu on the way) and with the language
 remembered (the short welcome, then the menus), the caller pressing as soon as the option they
 want has been spoken (every listening prompt is inside <Gather>, so a key interrupts it).
 Durations are those of the rendered or recorded files where `seconds` knows them, else the
@@ -66,9 +67,15 @@ class LanguageTime:
 
 
 def caller_times(content: Content, lang: str,
-                 seconds: Callable[[Utterance], float | None] = lambda _: None) -> LanguageTime:
-    """The figures of `lang`; `seconds` gives an utterance's real duration when known."""
+                 seconds: Callable[[Utterance], float | None] = lambda _: None,
+                 offered: Sequence[str] | None = None) -> LanguageTime:
+    """The figures of `lang`; `seconds` gives an utterance's real duration when known.
+    `offered`: the languages the voice line offers (default: all), `lang` counted among them, so
+    that the language menu is measured as callers hear it (one that is not voice-ready is left
+    out, its "more languages" line too)."""
     estimated = False
+    caller = Caller(offered=None if offered is None else tuple(
+        c for c in content.languages if c in offered or c == lang))
 
     def duration(utterance: Utterance) -> float:
         nonlocal estimated
@@ -83,12 +90,15 @@ def caller_times(content: Content, lang: str,
             total += known
         return total
 
-    codes = list(content.languages)
-    menu = engine.incoming(content)
-    digit = str(codes.index(lang) + 1)
-    before_language = _until(menu, lambda u: u.lang == lang, duration)
-    first_turn = engine.respond(content, menu.listen, digit) if menu.listen else menu
-    returning_turn = engine.incoming(content, lang)
+    # The language menu as a caller with no country hint hears it: each page until the
+    # option of `lang` is spoken (on the first page of two, its name with the "more" key).
+    first_turn = engine.incoming(content, caller=caller)
+    before_language = 0.0
+    for key in engine.language_keys(content, lang, caller=caller):
+        before_language += _until(first_turn, lambda u: u.lang == lang, duration)
+        if first_turn.listen is not None:
+            first_turn = engine.respond(content, first_turn.listen, key, caller)
+    returning_turn = engine.incoming(content, lang, caller)
     welcome = sum(duration(u) for u in first_turn.say if u.key == "welcome")
     items = []
     for node in content.nodes.values():

@@ -33,10 +33,14 @@ from hotline.content.reviews import (
 )
 
 LANGUAGE_MENU = "languages"  # reserved position: the language menu, before a language is chosen
+LANGUAGE_MORE = "languages_more"  # reserved position: its second page ("other languages")
+LANGUAGE_MENUS = (LANGUAGE_MENU, LANGUAGE_MORE)
+MORE_KEY = "9"  # on the first page of the language menu: the second page, when there is one
+HINT_KEY = "0"  # on the first page: the second-page language the caller's country code hints
 ACTIONS = frozenset({"repeat", "details", "back", "main", "language", "sms"})
 KEYPAD = frozenset("0123456789*#")
 NODE_TYPES = frozenset({"menu", "info", "callback"})
-MAX_LANGUAGES = 9
+MAX_LANGUAGES = 9  # keys 1-9 of one page; with a second page, 1-8 (MORE_KEY opens it)
 # Prompts the engine itself speaks, whatever the menu holds.
 SYSTEM_PROMPTS = (
     "key_star", "key_hash", "language_option", "welcome", "welcome_back", "headline",
@@ -128,7 +132,10 @@ class Content:
     values: dict[str, str]
     item_options: tuple[Option, ...]
     warnings: tuple[str, ...] = field(default=())
-    language_hints: dict[str, str] = field(default_factory=dict)  # country code -> language
+    # country code -> its languages, most likely first
+    language_hints: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the language menu's pages, each a tuple of codes keyed 1, 2, ... (all of `languages`)
+    language_pages: tuple[tuple[str, ...], ...] = ()
     option_prompts: frozenset[str] = frozenset()  # the keys of "topic: key" lines (menus)
 
     def text(self, lang: str, key: str, **runtime: str) -> str:
@@ -155,13 +162,28 @@ class Content:
         return next((n for n in self.nodes.values() if n.code and n.code == code), None)
 
     def hinted_language(self, number: str | None) -> str | None:
-        """The language a caller's country code makes likely (the longest matching prefix of
-        the E.164 number), if any."""
+        """The language a caller's country code makes likeliest, if any."""
+        return next(iter(self.hinted_languages(number)), None)
+
+    def hinted_languages(self, number: str | None) -> tuple[str, ...]:
+        """The languages a caller's country code makes likely, most likely first (the longest
+        prefix of the E.164 number that has hints)."""
         digits = (number or "").lstrip("+")
         for prefix in sorted(self.language_hints, key=len, reverse=True):
-            if digits.startswith(prefix) and self.language_hints[prefix] in self.languages:
-                return self.language_hints[prefix]
-        return None
+            if digits.startswith(prefix):
+                return tuple(c for c in self.language_hints[prefix] if c in self.languages)
+        return ()
+
+    def pages(self) -> tuple[tuple[str, ...], ...]:
+        """The language menu's pages (one page of every language when none were set)."""
+        return self.language_pages or (tuple(self.languages),)
+
+    def language_key(self, code: str) -> tuple[int, str]:
+        """Where `code` is on the language menu: (page, 0 for the first; its key there)."""
+        for page, codes in enumerate(self.pages()):
+            if code in codes:
+                return page, str(codes.index(code) + 1)
+        raise KeyError(code)
 
     def fact_prompts(self) -> set[str]:
         """The prompts that state facts (an information item's text and details): their review
@@ -195,12 +217,21 @@ def load_content(root: Path | str) -> Content:
     check = Checker(menu_name, problems)
 
     codes = menu.get("languages")
+    more = menu.get("more_languages") or []
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
         check.fail("languages", "must be a non-empty list of language codes")
         codes = []
-    elif len(codes) > MAX_LANGUAGES:
-        check.fail("languages", f"at most {MAX_LANGUAGES} languages fit on one keypad menu")
-    elif len(set(codes)) != len(codes):
+    elif len(codes) > MAX_LANGUAGES - (1 if more else 0):
+        check.fail("languages", f"at most {MAX_LANGUAGES} languages fit on one keypad menu "
+                   f"({MAX_LANGUAGES - 1} with more_languages: key {MORE_KEY} opens them)")
+    if not isinstance(more, list) or not all(isinstance(c, str) for c in more):
+        check.fail("more_languages", "must be a list of language codes (the second page)")
+        more = []
+    elif len(more) > MAX_LANGUAGES - 1:
+        check.fail("more_languages", f"at most {MAX_LANGUAGES - 1} languages on the second page")
+    pages = (tuple(codes), tuple(more)) if more else ()
+    codes = [*codes, *more]
+    if len(set(codes)) != len(codes):
         check.fail("languages", "a language is listed twice")
     values = {str(k): str(v) for k, v in (menu.get("values") or {}).items()}
     retries = menu.get("retries", 2)
@@ -219,8 +250,9 @@ def load_content(root: Path | str) -> Content:
     start = str(menu.get("start") or "")
     if start not in nodes:
         check.fail("start", f"names no node: {start!r}")
-    if LANGUAGE_MENU in nodes:
-        check.fail(f"nodes.{LANGUAGE_MENU}", "this name is reserved for the language menu")
+    for reserved in LANGUAGE_MENUS:
+        if reserved in nodes:
+            check.fail(f"nodes.{reserved}", "this name is reserved for the language menu")
 
     for name, node in nodes.items():
         for i, option in enumerate(node.options):
@@ -250,13 +282,17 @@ def load_content(root: Path | str) -> Content:
     if not isinstance(hints, dict):
         check.fail("language_hints", "must map country calling codes to languages")
         hints = {}
-    hints = {str(k): str(v) for k, v in hints.items()}
-    for prefix, lang in list(hints.items()):
+    hinted: dict[str, tuple[str, ...]] = {}
+    for key, value in hints.items():
+        prefix, langs = str(key), [str(v) for v in (value if isinstance(value, list) else [value])]
         if not prefix.isdigit():
             check.fail(f"language_hints.{prefix}", "must be a country calling code (digits)")
-        elif lang not in codes:
-            warnings.append(f"{menu_name}: language_hints.{prefix}: {lang} is not offered")
-            del hints[prefix]
+            continue
+        for code in langs:
+            if code not in codes:
+                warnings.append(f"{menu_name}: language_hints.{prefix}: {code} is not offered")
+        if any(code in codes for code in langs):
+            hinted[prefix] = tuple(code for code in langs if code in codes)
 
     if start in nodes and not problems:
         nodes = _with_parents(nodes, start, item_options)
@@ -282,7 +318,7 @@ def load_content(root: Path | str) -> Content:
     return Content(
         root=root, languages=languages, nodes=nodes, start=start, retries=retries,
         values=values, item_options=item_options, warnings=tuple(warnings),
-        language_hints=hints, option_prompts=frozenset(option_prompts),
+        language_hints=hinted, language_pages=pages, option_prompts=frozenset(option_prompts),
     )
 
 

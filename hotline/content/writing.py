@@ -3,9 +3,10 @@ identifier for the Latin-script ones.
 
 - `script_of(char)`: the writing system of a letter (latin, cyrillic, arabic, ethiopic, other).
 - `WritingProfile`: each language's script (the one most of its SMS texts use) and, outside the
-  Latin script, its telling letters (letters its texts use and no other language of that script
-  does: Dari's پ چ ژ گ ک ی next to Arabic, Arabic's ة ي ك next to Dari). Nothing here is written
-  per language: a new language's texts teach it.
+  Latin script, its telling letters against each other language of that script (letters its texts
+  use and the other's never do: Dari's پ چ ژ گ ک ی against Arabic, Arabic's ة ي ك against Dari,
+  Pashto's ټ ښ ګ ې against both; case-folded). Nothing here is written per language: a new
+  language's texts teach it.
 - `LatinLanguageId`: py3langid's model (inside its wheel, no network), restricted to the line's
   Latin-script languages it knows, loaded once per process.
 """
@@ -16,7 +17,7 @@ import functools
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SCRIPTS = {"LATIN": "latin", "CYRILLIC": "cyrillic", "ARABIC": "arabic", "ETHIOPIC": "ethiopic"}
 
@@ -41,7 +42,20 @@ class WritingProfile:
     """Each language's script and telling letters."""
 
     scripts: dict[str, str]
-    telling: dict[str, frozenset[str]]
+    telling: dict[str, frozenset[str]]  # letters no other language of the script uses
+    # language -> each other language of its script -> letters it uses and that one never does
+    versus: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+
+    def telling_share(self, lang: str, letters: set[str]) -> float:
+        """How much `letters` (a message's) tell `lang` from the other languages of its script:
+        the share of them that the message has a letter against (1.0 for a script's only
+        language when it has one of its letters). Dari's ک tells it from Arabic, not from
+        Pashto: 0.5 with both there."""
+        folded = {c.lower() for c in letters}
+        others = self.versus.get(lang, {})
+        if not others:
+            return 1.0 if self.telling.get(lang, frozenset()) & folded else 0.0
+        return sum(1 for own in others.values() if own & folded) / len(others)
 
     @classmethod
     def learn(cls, texts: dict[str, Iterable[str]]) -> WritingProfile:
@@ -50,7 +64,7 @@ class WritingProfile:
         scripts: dict[str, str] = {}
         for code, some in texts.items():
             joined = "".join(some)
-            letters[code] = {c for c in joined if c.isalpha()}
+            letters[code] = {c.lower() for c in joined if c.isalpha()}
             counts = letters_by_script(joined)
             scripts[code] = counts.most_common(1)[0][0] if counts else "latin"
         telling: dict[str, frozenset[str]] = {}
@@ -61,7 +75,11 @@ class WritingProfile:
             others = set().union(*(letters[o] for o in letters
                                    if o != code and scripts[o] == scripts[code]))
             telling[code] = frozenset(c for c in own - others if script_of(c) == scripts[code])
-        return cls(scripts, telling)
+        versus = {code: {other: frozenset(c for c in own - letters[other]
+                                          if script_of(c) == scripts[code])
+                         for other in letters if other != code and scripts[other] == scripts[code]}
+                  for code, own in letters.items() if scripts[code] != "latin"}
+        return cls(scripts, telling, versus)
 
 
 class LatinLanguageId:

@@ -14,10 +14,12 @@ In this order:
 5. else the first word as a keyword with a typo in it, as short as 4 letters ("hlup").
 
 The language comes from what was written: each entry found votes for its languages (a word of
-several languages splits its vote), the script gives its languages a vote (Cyrillic: Ukrainian,
-Ethiopic: Tigrinya, Arabic: Arabic and Dari), a letter only one language of that script uses
-another (Dari's پ چ ژ گ ک ی), chat-alphabet digits inside Latin words (mosa3ada, wa7ed) one for
-Arabic, and for Latin text of two words or more the offline identifier's probabilities, weighed
+several languages splits its vote), the script gives its languages a vote (Cyrillic: Ukrainian
+and Russian, Ethiopic: Tigrinya, Arabic: Arabic, Dari and Pashto), the letters that tell a
+language from the others of its script another (Dari's پ چ ژ گ ک ی from Arabic, Pashto's ټ ښ ګ ې
+from both, Russian's ы э ё from Ukrainian: a share of one vote, by how many of the others they
+tell it from), chat-alphabet digits inside Latin words (mosa3ada, wa7ed) one for Arabic, and for
+Latin text of two words or more the offline identifier's probabilities, weighed
 by the text's length. The remembered language wins whenever it is among the likely ones.
 """
 
@@ -152,8 +154,7 @@ def _scores(sms: SmsContent, body: str, words: list[str],
                 del scores[lang]
         for lang, its in profile.scripts.items():
             if its == script:
-                scores[lang] += SCRIPT_VOTE + (TELLING_VOTE if profile.telling[lang] & letters
-                                               else 0)
+                scores[lang] += SCRIPT_VOTE + TELLING_VOTE * profile.telling_share(lang, letters)
         return scores
     latin = [w for w in words if not w.isdigit()]
     if any(ARABIZI.search(w) for w in latin):

@@ -22,7 +22,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from hotline.callbacks import missed, outbox
 from hotline.callbacks.hours import spoken_time
 from hotline.callbacks.requests import open_request, over_request_limit
-from hotline.content.ivr import LANGUAGE_MENU
+from hotline.content.ivr import LANGUAGE_MENUS
 from hotline.engine import callback as callback_flow
 from hotline.engine import voice as engine
 from hotline.engine.turns import Caller, spoken_digits
@@ -80,7 +80,7 @@ def incoming() -> Response:
         with contextlib.suppress(redis.RedisError):  # no memory today: the language menu
             remembered = sms_state.remembered_language(
                 services.redis, services.privacy.number_key(caller))
-    hint = services.content.hinted_language(caller if caller.startswith("+") else None)
+    hint = services.content.hinted_languages(caller if caller.startswith("+") else None)
     return _twiml(services, engine.incoming(services.content, remembered, _caller(services),
                                             hint))
 
@@ -102,7 +102,7 @@ def step() -> Response:
                                             carry=services.privacy.encrypt(turn.keep_number)))
     if turn.open_ticket:
         turn = _open_ticket(services, at, turn.open_ticket, caller)
-    if at.node == LANGUAGE_MENU and turn.listen and turn.listen.lang and caller.number:
+    if at.node in LANGUAGE_MENUS and turn.listen and turn.listen.lang and caller.number:
         _remember_language(services, caller.number, turn.listen.lang)
     return _twiml(services, turn)
 
