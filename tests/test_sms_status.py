@@ -5,10 +5,13 @@ item shows on its ticket, is counted per day, and is never sent again blindly.""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import threading
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from werkzeug.serving import make_server
 
 from tests.helpers import (
     MOBILE,
@@ -135,3 +138,43 @@ def test_an_answer_by_sms_asks_for_its_delivery_status_too(client, services):
                            headers={"X-Twilio-Signature": sign(url, fields)})
     assert response.status_code == 204
     assert _undelivered_today(services) == {"30007": "1"}
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium: `apt-get install chromium`")
+def test_the_mediator_sees_the_undelivered_sms_on_a_phone_screen(
+        app, services, callbacks_into, twilio_env):
+    """In headless chromium at 360 px: the ticket page's history says the SMS did not arrive."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    callbacks_into.deliver_as(MOBILE, "undelivered", 30006)
+    ref = _callback_request(app.test_client())
+    run_jobs(twilio_env)
+    callbacks_into.settle()
+    services.mediators.add("eve", "Eve", ["en"], "+32470999666", PASSWORD)
+    services.settings = services.settings.replace(public_base_url=None)
+    server = make_server("localhost", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    served = f"http://localhost:{server.server_port}"
+    try:
+        with playwright_api.sync_playwright() as pw:
+            chrome = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            page = chrome.new_page(viewport={"width": 360, "height": 740})
+            page.goto(f"{served}/console/login")
+            page.fill("input[name=login]", "eve")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.click("text=Take next ticket")
+            page.wait_for_selector(f"text=Ticket {ref}")
+            line = page.locator(".history li", has_text="confirmation SMS not delivered")
+            assert line.inner_text().endswith("SMS not delivered: landline (30006) · twilio")
+            line.scroll_into_view_if_needed()
+            assert line.is_visible()
+            box = line.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
+            chrome.close()
+    finally:
+        server.shutdown()
