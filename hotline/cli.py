@@ -271,7 +271,8 @@ def _print_sms_costs(sms: SmsContent) -> None:
 
 @main.command()
 @click.option("--url", help="A running service, e.g. http://localhost:5000 (default: in-process).")
-@click.option("--keys", help="Keys to press, separated by spaces; '.' waits in silence.")
+@click.option("--keys", help="Keys to press at each prompt, separated by spaces ('0470123456#' "
+              "types a number); '.' waits in silence; words at a recording are said.")
 @click.option("--caller", help="The caller's number, as Twilio would send it "
               "(default: an example Belgian mobile number; 'anonymous' to withhold it).")
 def call(url: str | None, keys: str | None, caller: str | None) -> None:
@@ -314,22 +315,28 @@ def _call(phone: PhoneCall, keys: str | None) -> None:
             click.echo("\n".join(transcript(screen)))
             if screen.hung_up:
                 return
+            recording = screen.record_url is not None
             if scripted is not None:
                 if not scripted:
                     click.echo("(you hang up)")
                     return
                 key = scripted.pop(0)
                 shown_key = key if key != "." else "(nothing)"
-                click.echo(f"\N{TELEPHONE RECEIVER} you press: {shown_key}")
+                says = recording and not set(key) <= set(screen.record_finish_keys + ".")
+                click.echo(f"\N{TELEPHONE RECEIVER} you {'say' if says else 'press'}: {shown_key}")
             else:
-                key = click.prompt("\N{TELEPHONE RECEIVER} keys (Enter = silence, q = hang up)",
-                                   default="", show_default=False).strip()
+                ask = ("\N{STUDIO MICROPHONE} say something, then # (Enter = silence)" if recording
+                       else "\N{TELEPHONE RECEIVER} keys (Enter = silence, q = hang up)")
+                key = click.prompt(ask, default="", show_default=False).strip()
                 if key.lower() == "q":
                     return
-            for digit in (key if key not in ("", ".") else [None]):
-                screen = phone.press(digit)
-                if len(key) > 1 and not screen.hung_up:
-                    continue
+            key = "" if key == "." else key
+            if recording and key and not set(key) <= set(screen.record_finish_keys):
+                # words spoken, about a second each, then the finish key
+                finish = screen.record_finish_keys[:1] or None
+                screen = phone.record(max(1, len(key.split())), finish)
+            else:
+                screen = phone.press(key or None)
     except CallFailed as exc:
         click.echo(f"call failed: {exc}", err=True)
         sys.exit(1)

@@ -35,6 +35,7 @@ class Settings:
     redis_url: str | None
     twilio_account_sid: str
     twilio_auth_token: str
+    twilio_webhook_shared_key: str
     twilio_phone_number: str
     twilio_api_base_url: str
     public_base_url: str | None
@@ -175,6 +176,8 @@ VARIABLES: tuple[Variable, ...] = (
              "account for outgoing SMS and calls"),
     Variable("TWILIO_AUTH_TOKEN", "twilio_auth_token", _text, "",
              "checks every webhook's signature; required (see HOTLINE_INSECURE_DEV)"),
+    Variable("TWILIO_WEBHOOK_SHARED_KEY", "twilio_webhook_shared_key", _text, "",
+             "secret of a Webhooks SharedKey, for webhooks Twilio signs with it (HMAC-SHA256)"),
     Variable("TWILIO_PHONE_NUMBER", "twilio_phone_number", _text, "",
              "the hotline's number: sender of SMS, caller ID of callbacks"),
     Variable("TWILIO_API_BASE_URL", "twilio_api_base_url", _text, "https://api.twilio.com",

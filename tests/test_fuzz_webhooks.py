@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.helpers import PUBLIC, examples, sign
 
 WEBHOOKS = ["/voice", "/voice/step", "/voice/recording", "/voice/bridge", "/voice/bridge/dialed",
-            "/voice/bridge/status", "/voice/missed/status", "/sms"]
+            "/voice/bridge/status", "/voice/missed/status", "/sms", "/sms/status"]
 FIELDS = ["From", "To", "Body", "Digits", "CallSid", "MessageSid", "RecordingSid",
           "RecordingUrl", "RecordingStatus", "CallStatus", "DialCallStatus", "CallDuration",
           "AccountSid", "NumMedia", "Direction"]

@@ -107,7 +107,7 @@ def test_forget_erases_everything_about_the_number(app, services, sandbox, twili
     sms_post(client, "LANGUE fr")
     sms_post(client, "RAPPEL")
     ref = services.callbacks.waiting("fr")[0]
-    services.callbacks.attach_voice(ref, f"{sandbox.base_url}/x/Recordings/RE{'3' * 32}")
+    services.callbacks.attach_voice(ref, sandbox.add_recording("RE" + "3" * 32))
     n = services.privacy.number_key(MOBILE)
     assert services.redis.keys(f"*{n}*")
     reply = sms_replies(sms_post(client, "OUBLIER"))
@@ -131,7 +131,7 @@ def test_forget_works_even_after_stop(app, services):
 def test_voice_messages_of_closed_tickets_are_deleted_after_retention(services, sandbox,
                                                                        twilio_env):
     ref, _ = services.callbacks.request("k1", "enc", "fr", "cpas", now=1000)
-    services.callbacks.attach_voice(ref, f"{sandbox.base_url}/x/Recordings/RE{'4' * 32}")
+    services.callbacks.attach_voice(ref, sandbox.add_recording("RE" + "4" * 32))
     services.callbacks.close(ref, "cancelled", now=1000)
     Queue("hotline", connection=services.rq).enqueue("workers.jobs.maintenance")
     run_jobs(twilio_env)

@@ -123,3 +123,19 @@ def test_check_prints_segments_per_template_per_language():
     assert "SMS cost in segments" in result.output
     row = next(line for line in result.output.splitlines() if line.startswith("ris_amounts"))
     assert row.split()[1:] == ["2", "2", "2", "3", "3", "3", "3", "3", "2", "2", "2", "3"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # An emoji with a skin tone is one character of four units: it goes whole to the next part.
+    ("a" * 65 + "👍🏽" + "a" * 65, ("UCS-2", 134, 3)),  # 65 | 👍🏽 + 63 | 2
+    # An Arabic letter with its vowel mark (fatha) is one character of two units.
+    ("ع" * 66 + "عَ" + "ع" * 66, ("UCS-2", 134, 3)),  # 66 | عَ + 65 | 1
+    # A family of four joined by ZWJ: eleven units, never cut.
+    ("a" * 60 + "👨‍👩‍👧‍👦" + "a" * 60, ("UCS-2", 131, 3)),  # 60 | 👨‍👩‍👧‍👦 + 56 | 4
+    ("👍🏽" * 17 + "a" * 2, ("UCS-2", 70, 1)),
+])
+def test_a_character_of_several_code_points_is_never_cut_between_parts(text, expected):
+    """Twilio's segment calculator keeps each grapheme cluster whole (its `_buildSegments`
+    moves a cluster that does not fit to the next part), and so do phones."""
+    price = cost(text)
+    assert (price.encoding, price.units, price.segments) == expected

@@ -17,9 +17,10 @@ def services() -> Services:
     return _services
 
 
-def send_sms(to_token: str, body: str, key: str, capped: bool = True) -> str | None:
+def send_sms(to_token: str, body: str, key: str, capped: bool = True,
+             status_callback: str | None = None) -> str | None:
     """Send one SMS (see hotline.callbacks.outbox.deliver); returns the Message SID or None."""
-    return outbox.deliver(services(), to_token, body, key, capped)
+    return outbox.deliver(services(), to_token, body, key, capped, status_callback)
 
 
 def place_call(to_token: str, url: str, status_callback: str, key: str) -> str | None:

@@ -10,8 +10,15 @@ with "sending:<time>"; after, it stores the SID there. A retry that finds a SID 
 that finds a fresh claim waits (raises InFlight, retried later); one that finds a stale claim asks
 Twilio whether the message or call exists since the claim, and sends only if it does not.
 
-Keys (7 days): `out:sms:<key>`, `out:call:<key>`; per day: `cap:sms:<date>` (messages sent),
-`cap:callsec:<date>` (call seconds, from status callbacks), `cap:alerted:<kind>:<date>`.
+Delivery: each SMS names a status callback (`/sms/status?key=<key>`, absolute: PUBLIC_BASE_URL or
+the host of the request that queued it). An undelivered or failed one (30003 unreachable, 30005
+unknown number, 30006 landline, 30007 filtered…) goes into its ticket's history, for the mediator,
+and is counted per day; it is never sent again by itself: the number cannot take our SMS.
+
+Keys (7 days): `out:sms:<key>`, `out:call:<key>`, `out:undelivered:<Message SID>` (that message's
+failure already recorded); per day: `cap:sms:<date>` (messages sent), `cap:callsec:<date>` (call
+seconds, from status callbacks), `cap:alerted:<kind>:<date>`; `sms:undelivered:<date>`, a hash of
+Twilio error code -> messages undelivered that day (kept 90 days, for reports).
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import urlencode
 
 import requests
+from flask import has_request_context, request
 from rq import Retry
 from twilio.base.exceptions import TwilioRestException
 
@@ -66,10 +75,21 @@ def queue_sms(services: Services, to: str, body: str, key: str) -> None:
     from workers import jobs  # here: workers.jobs imports this module
 
     services.enqueue(
-        jobs.send_sms, services.privacy.encrypt(to), body, key,
+        jobs.send_sms, services.privacy.encrypt(to), body, key, True,
+        status_callback_url(services, key),
         retry=retry_policy(services), result_ttl=3600, failure_ttl=KEEP_SECONDS,
         description=f"sms {key}",
     )
+
+
+def status_callback_url(services: Services, key: str) -> str | None:
+    """Where Twilio reports the delivery of the SMS `key`: PUBLIC_BASE_URL, else the host of the
+    request being answered; None outside a request without PUBLIC_BASE_URL (Twilio needs an
+    absolute URL)."""
+    base = services.settings.public_base_url
+    if not base and has_request_context():
+        base = request.host_url
+    return f"{base.rstrip('/')}/sms/status?{urlencode({'key': key})}" if base else None
 
 
 def queue_call(services: Services, to: str, url: str, status_callback: str, key: str) -> None:
@@ -84,9 +104,10 @@ def queue_call(services: Services, to: str, url: str, status_callback: str, key:
 
 
 def deliver(services: Services, to_token: str, body: str, key: str,
-            capped: bool = True) -> str | None:
+            capped: bool = True, status_callback: str | None = None) -> str | None:
     """Send the SMS unless opted out, already sent or over today's cap; returns its SID or None.
-    `capped` False is for the one alert that tells admins the cap is reached."""
+    `capped` False is for the one alert that tells admins the cap is reached; `status_callback`
+    is where Twilio reports its delivery."""
     to = services.privacy.decrypt(to_token)
     if sms_state.is_opted_out(services.redis, services.privacy.number_key(to)):
         log.info("sms %s not sent: %s has opted out", key, redact(to))
@@ -96,7 +117,7 @@ def deliver(services: Services, to_token: str, body: str, key: str,
     def send() -> str:
         if capped:
             _count_against_cap(services, "sms", 1, services.settings.sms_daily_cap)
-        return send_message(services.twilio, sender, to, body)
+        return send_message(services.twilio, sender, to, body, status_callback)
 
     sid = _once(services, f"sms:{key}", send,
                 lambda since: find_message(services.twilio, sender, to, body, since))
@@ -120,6 +141,39 @@ def place(services: Services, to_token: str, url: str, status_callback: str,
     if sid:
         log.info("call %s placed to %s as %s", key, redact(to), sid)
     return sid
+
+
+# Twilio's error codes for an SMS the carrier could not deliver, as a mediator reads them.
+UNDELIVERED_REASONS = {30003: "unreachable", 30005: "unknown number", 30006: "landline",
+                       30007: "filtered"}
+UNDELIVERED_KEEP_SECONDS = 90 * 24 * 3600
+
+
+def record_undelivered(services: Services, key: str, sid: str, to: str,
+                       error_code: int | None) -> bool:
+    """An SMS was not delivered (its status callback said so): note it on its ticket (the one
+    `key` names, else the recipient's open ticket) and count it for today, once per message.
+    Nothing is re-sent. Returns False when this message was already recorded."""
+    r = services.redis
+    if not r.set(f"out:undelivered:{sid}", "1", nx=True, ex=KEEP_SECONDS):
+        return False
+    code = str(error_code) if error_code is not None else "none"
+    day = f"sms:undelivered:{_today()}"
+    r.hincrby(day, code, 1)
+    r.expire(day, UNDELIVERED_KEEP_SECONDS)
+    kind, _, rest = key.partition(":")
+    ref = rest if kind in ("cb-created", "cb-unreachable") else None
+    if ref is None and to:
+        ticket = services.callbacks.open_ticket_of(services.privacy.number_key(to))
+        ref = ticket.ref if ticket else None
+    what = {"cb-created": "confirmation", "cb-unreachable": "unreachable notice",
+            "item": "item"}.get(kind, "")
+    reason = UNDELIVERED_REASONS.get(error_code or 0, "undelivered")
+    if ref and services.callbacks.get(ref):
+        services.callbacks.log_event(
+            ref, f"{what + ' ' if what else ''}SMS not delivered: {reason} ({code})", "twilio")
+    log.warning("sms %s to %s not delivered (error %s): not sent again", key, redact(to), code)
+    return True
 
 
 def add_call_seconds(services: Services, seconds: int) -> None:

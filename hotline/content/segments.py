@@ -4,12 +4,16 @@ GSM-7: the basic set costs one septet a character, the extension set (^ { } [ ] 
 feed) two; 160 septets fit one segment, 153 each once it is split (an escape pair is never
 cut). Any other character makes the
 whole message UCS-2: 70 code units in one segment, 67 each once split, a character outside the
-Basic Multilingual Plane (most emoji) being a surrogate pair of two units.
+Basic Multilingual Plane (most emoji) being a surrogate pair of two units. A part never ends inside
+a grapheme cluster (an emoji with its skin tone, an Arabic letter with its vowel mark, a ZWJ
+family): the whole cluster goes to the next part, as Twilio's segment calculator does it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import regex
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -44,12 +48,17 @@ def cost(text: str) -> Cost:
     if is_gsm7(text):
         weights = [2 if c in GSM7_EXTENSION else 1 for c in text]
         return Cost("GSM-7", sum(weights), _segments(weights, 160, 153))
-    weights = [2 if ord(c) > 0xFFFF else 1 for c in text]
+    weights = [len(g.encode("utf-16-le")) // 2 for g in _graphemes(text)]
     return Cost("UCS-2", sum(weights), _segments(weights, 70, 67))
 
 
+def _graphemes(text: str) -> list[str]:
+    """Extended grapheme clusters (\\X); CR LF as two characters, as in Twilio's calculator."""
+    return [c for g in regex.findall(r"\X", text) for c in ([*g] if g == "\r\n" else [g])]
+
+
 def _segments(weights: list[int], single: int, part: int) -> int:
-    """Parts as a phone splits them: an escape pair or a surrogate pair is never cut in two."""
+    """Parts as a phone splits them: an escape pair or a grapheme cluster is never cut in two."""
     if sum(weights) <= single:
         return 1
     parts, used = 1, 0

@@ -23,9 +23,12 @@ def twilio_client(settings: Settings) -> Client:
     return client
 
 
-def send_message(client: Client, sender: str, to: str, body: str) -> str:
-    """Send one SMS; returns its Message SID. Raises TwilioException / requests errors."""
-    return str(client.messages.create(to=to, from_=sender, body=body).sid)
+def send_message(client: Client, sender: str, to: str, body: str,
+                 status_callback: str | None = None) -> str:
+    """Send one SMS, its delivery status to `status_callback` (an absolute URL) when given;
+    returns its Message SID. Raises TwilioException / requests errors."""
+    extra = {"status_callback": status_callback} if status_callback else {}
+    return str(client.messages.create(to=to, from_=sender, body=body, **extra).sid)
 
 
 def place_call(client: Client, caller_id: str, to: str, url: str, status_callback: str) -> str:

@@ -1,8 +1,14 @@
 """A phone in a terminal: calls and texts the line as Twilio would, with signed requests.
 
-`PhoneCall` follows Gather, Redirect, Play, Say and Hangup; `Texter` sends SMS and reads the
-replies. Both talk to a running service over HTTP (`HttpLine`) or to an app in the same process
-(`InProcessLine`), signing every request with the auth token exactly as Twilio does.
+`PhoneCall` follows Gather, Record, Redirect, Play, Say and Hangup as Twilio does: keys typed at a
+<Gather> are sent as one `Digits` value, without the finish key, once `numDigits` keys are pressed
+or the finish key ends them (the keys after it are typed at the next prompt); the finish key
+alone, like silence, goes on to the verb after the <Gather> without asking its action. A
+<Record> is simulated: speaking then pressing a finish key (or falling silent) posts the action
+with a recording's fields, then the recording status callback; nothing said goes on to the next
+verb. `Texter` sends SMS and reads the replies. Both talk to a running service over HTTP
+(`HttpLine`) or to an app in the same process (`InProcessLine`), signing every request with the
+auth token exactly as Twilio does.
 """
 
 from __future__ import annotations
@@ -89,12 +95,20 @@ class Heard:
 
 @dataclass
 class Screen:
-    """What one TwiML document does: what is heard, and whether the line waits for a key."""
+    """What one TwiML document does: what is heard, and whether the line waits for keys (a
+    <Gather>: its action, numDigits, finishOnKey) or records (a <Record>: its action, finishOnKey,
+    recording status callback)."""
 
     heard: list[Heard] = field(default_factory=list)
     gather_url: str | None = None
     timeout_url: str | None = None
     hung_up: bool = False
+    num_digits: int | None = None
+    finish_on_key: str = "#"
+    record_url: str | None = None
+    record_status_url: str | None = None
+    record_finish_keys: str = "1234567890*#"
+    record_max_seconds: int = 3600
 
 
 class CallFailed(Exception):
@@ -123,26 +137,72 @@ class PhoneCall:
         """Place the call: POST /voice, as Twilio does when the number rings."""
         return self._request(self.line.base_url + "/voice", {})
 
-    def press(self, digits: str | None) -> Screen:
-        """Press `digits`, or None to stay silent until the Gather times out."""
+    def press(self, keys: str | None) -> Screen:
+        """Type `keys` at the prompt, or None to stay silent until it times out. A <Gather>
+        receives them as a keypad sends them (see the module's docstring); keys left after it
+        is answered are typed at the next prompt."""
         if self.screen.hung_up:
             raise CallFailed("the call has ended")
-        if digits:
-            if not self.screen.gather_url:
-                raise CallFailed("the line is not listening for keys")
-            return self._request(self.screen.gather_url, {"Digits": digits})
-        if not self.screen.timeout_url:
-            raise CallFailed("after silence the line has nowhere to go")
-        return self._request(self.screen.timeout_url, {})
+        if self.screen.record_url:
+            return self.record(0, keys[0] if keys else None)
+        typed, rest = "", keys or ""
+        if rest and not self.screen.gather_url:
+            raise CallFailed("the line is not listening for keys")
+        while rest:
+            key, rest = rest[0], rest[1:]
+            if key in self.screen.finish_on_key:
+                break
+            typed += key
+            if self.screen.num_digits and len(typed) >= self.screen.num_digits:
+                break
+        if not typed:  # silence, or the finish key alone: Twilio goes on after the <Gather>
+            if not self.screen.timeout_url:
+                raise CallFailed("after silence the line has nowhere to go")
+            screen = self._request(self.screen.timeout_url, {})
+        else:  # the finish key, numDigits, or the timeout after the last key
+            assert self.screen.gather_url
+            screen = self._request(self.screen.gather_url, {"Digits": typed})
+        return self.press(rest) if rest and not screen.hung_up else screen
+
+    def record(self, seconds: int, key: str | None = "#") -> Screen:
+        """At a <Record>: speak for `seconds`, then press `key` (None: fall silent until its
+        timeout). With something said, Twilio posts the action with the recording's fields,
+        then the recording status callback; with nothing, it goes on to the next verb."""
+        screen = self.screen
+        if not screen.record_url:
+            raise CallFailed("the line is not recording")
+        if key is not None and key not in screen.record_finish_keys:
+            raise CallFailed(f"{key} does not end this recording")
+        if seconds <= 0:
+            if not screen.timeout_url:
+                raise CallFailed("after an empty recording the line has nowhere to go")
+            return self._request(screen.timeout_url, {})
+        sid = "RE" + secrets.token_hex(16)
+        recording = {
+            "RecordingSid": sid,
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/"
+                            f"{self.params['AccountSid']}/Recordings/{sid}",
+            "RecordingDuration": str(min(seconds, screen.record_max_seconds)),
+        }
+        after = self._request(screen.record_url, {**recording, "Digits": key} if key else recording)
+        if screen.record_status_url:
+            status = {**recording, "RecordingStatus": "completed", "RecordingChannels": "1",
+                      "RecordingSource": "RecordVerb"}
+            self._post(screen.record_status_url, status)
+        return after
 
     def _request(self, url: str, extra: dict[str, str]) -> Screen:
+        self.screen = self._parse(url, self._post(url, extra))
+        return self.screen
+
+    def _post(self, url: str, extra: dict[str, str]) -> str:
+        """POST the call's fields and `extra` to `url`, signed; returns the answer's body."""
         params = {**self.params, **extra}
         signature = self.validator.compute_signature(url, params)
         status, body = self.line.post(url, params, signature)
-        if status != 200:
+        if status not in (200, 204):
             raise CallFailed(f"POST {url} answered {status}")
-        self.screen = self._parse(url, body)
-        return self.screen
+        return body
 
     def _parse(self, url: str, body: str) -> Screen:
         try:
@@ -155,8 +215,20 @@ class PhoneCall:
         for verb in root:
             if verb.tag == "Gather":
                 screen.gather_url = urljoin(url, verb.get("action", url))
+                screen.finish_on_key = verb.get("finishOnKey", "#")
+                digits = verb.get("numDigits", "")
+                screen.num_digits = int(digits) if digits.isdigit() and int(digits) else None
                 for inner in verb:
                     self._hear(screen, url, inner)
+            elif verb.tag == "Record":
+                screen.heard.append(Heard("(beep)") if verb.get("playBeep", "true") == "true"
+                                    else Heard("(recording)"))
+                screen.record_url = urljoin(url, verb.get("action", url))
+                callback = verb.get("recordingStatusCallback")
+                screen.record_status_url = urljoin(url, callback) if callback else None
+                screen.record_finish_keys = verb.get("finishOnKey", "1234567890*#")
+                length = verb.get("maxLength", "")
+                screen.record_max_seconds = int(length) if length.isdigit() else 3600
             elif verb.tag == "Redirect":
                 screen.timeout_url = urljoin(url, (verb.text or "").strip())
                 break
@@ -165,7 +237,7 @@ class PhoneCall:
                 break
             else:
                 self._hear(screen, url, verb)
-        if not (screen.gather_url or screen.timeout_url or screen.hung_up):
+        if not (screen.gather_url or screen.record_url or screen.timeout_url or screen.hung_up):
             screen.hung_up = True  # Twilio ends a call whose document runs out
         return screen
 

@@ -28,9 +28,12 @@ log = logging.getLogger(__name__)
 
 
 def _twiml(text: str | None) -> str:
+    """The answer as TwiML; its <Message> asks Twilio for the delivery status (`action`)."""
     response = MessagingResponse()
     if text:
-        response.message(text)
+        services: Services = current_app.extensions["hotline"]
+        url = outbox.status_callback_url(services, "reply")
+        response.message(text, **({"action": url, "method": "POST"} if url else {}))
     return str(response)
 
 
@@ -54,6 +57,23 @@ def incoming() -> Response:
         elif reply.callback:
             text = services.sms.text(reply.answer_lang or "en", "cb_failed")
         return Response(_twiml(text), mimetype="text/xml")
+
+
+@bp.post("/status")
+@twilio_only
+def status() -> Response:
+    """Twilio's status callback for an SMS we sent (`MessageSid`, `MessageStatus`, `ErrorCode`,
+    `To`; `key` in the URL): an undelivered one is noted on its ticket and counted."""
+    services: Services = current_app.extensions["hotline"]
+    sid, state = request.form.get("MessageSid", ""), request.form.get("MessageStatus", "")
+    if not sid or not state:
+        abort(400)
+    if state in ("undelivered", "failed"):
+        code = request.form.get("ErrorCode", "")
+        error = int(code) if code.isascii() and code.isdigit() and len(code) < 9 else None
+        outbox.record_undelivered(services, request.args.get("key", "")[:200], sid[:64],
+                                  request.form.get("To", ""), error)
+    return Response("", status=204)
 
 
 def _answer(services: Services, number: str, sid: str, body: str) -> str:
