@@ -15,8 +15,8 @@ WEBHOOKS = ["/voice", "/voice/step", "/voice/recording", "/voice/bridge", "/voic
             "/voice/bridge/status", "/voice/missed/status", "/sms", "/sms/status"]
 FIELDS = ["From", "To", "Body", "Digits", "CallSid", "MessageSid", "RecordingSid",
           "RecordingUrl", "RecordingStatus", "CallStatus", "DialCallStatus", "CallDuration",
-          "AccountSid", "NumMedia", "Direction"]
-QUERY = ["node", "lang", "retry", "ref", "carry", "step", "m", "cb", "try"]
+          "AccountSid", "NumMedia", "Direction", "MessageStatus", "ErrorCode"]
+QUERY = ["node", "lang", "retry", "ref", "carry", "step", "m", "cb", "try", "key"]
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 SETTINGS = settings(max_examples=examples(600))
 
