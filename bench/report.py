@@ -300,9 +300,10 @@ def _queue(r: Results) -> list[str]:
         return [*out, "Not measured (the phase failed).", ""]
     out += [f"{q.tickets:,} waiting tickets ({', '.join(f'{k} {v:,}' for k, v in sorted(q.per_language.items()))}) "  # noqa: E501
             f"filled in {q.fill_seconds:.1f} s through `CallbackQueue.request`, on a Redis server "
-            f"of the bench's own (started as `hotline run` starts it). {q.takers} threads, each "
-            "a mediator with one to four languages and its own Redis connection, call "
-            "`take_next` until nothing is left for them.", ""]
+            f"of the bench's own (started as `hotline run` starts it). {q.takers} processes (as "
+            "web workers are), each a mediator with one to four languages and its own Redis "
+            "connection, call `take_next` until nothing is left for them; a latency is timed "
+            "in the taker, around the call.", ""]
     rows = [[f"{q.takers} takers at once", f"{len(q.latencies):,}",
              ms(percentile(q.latencies, 50)), ms(percentile(q.latencies, 99)),
              ms(max(q.latencies, default=0)), f"{len(q.latencies) / q.take_seconds:,.0f}"]]
@@ -316,15 +317,14 @@ def _queue(r: Results) -> list[str]:
             f"{q.left_waiting} left waiting: **{'yes' if q.exactly_once else 'NO'}**.", ""]
     if q.server_usec:
         evalsha = q.server_usec.get("evalsha", 0)
-        hgetall = q.server_usec.get("hgetall", 0)
         p99 = percentile(q.latencies, 99) * 1000
-        out += [f"Where the time goes (Redis's own `INFO commandstats`): a `take_next` is two "
-                f"scripts (expire overdue claims, take the oldest) at {evalsha:.0f} µs each plus "
-                f"an `HGETALL` at {hgetall:.0f} µs, about {2 * evalsha + hgetall:.0f} µs of "
-                "Redis time. The rest of a take's latency is waiting: for Redis, which runs one "
-                "command at a time, and above all for the GIL and the 2 cores shared by 16 "
-                "Python threads in one process (the single taker shows the uncontended cost)."
-                + (f" The p99 of {p99:.1f} ms is that queueing, not the scripts."
+        out += [f"Where the time goes (Redis's own `INFO commandstats`): a `take_next` is one "
+                f"round trip, one script (put overdue claims back, take the oldest, read the "
+                f"ticket) at {evalsha:.0f} µs of Redis time. The rest of a take's latency is "
+                f"waiting: for Redis, which runs one command at a time, and for a core: "
+                f"{q.takers} taker processes and the Redis server share this machine's cores "
+                "(the single taker shows the uncontended cost)."
+                + (f" The p99 of {p99:.1f} ms is that queueing, not the script."
                    if not met("take_next p99 ms", p99) else ""), ""]
     return out
 
