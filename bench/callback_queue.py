@@ -154,7 +154,7 @@ def _alone(queue: CallbackQueue, privacy: Privacy, langs: list[str], count: int)
         number = f"+32{480_000_000 + i}"
         queue.request(privacy.number_key(number), privacy.encrypt(number), langs[i % len(langs)],
                       "cpas")
-    latencies = []
+    latencies: list[float] = []
     while True:
         t0 = time.perf_counter()
         ticket = queue.take_next("alone", langs)
