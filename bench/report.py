@@ -82,6 +82,7 @@ def render(r: Results) -> str:
     out += _machine(r)
     out += _webhooks(r)
     out += _queue(r)
+    out += _capacity(r)
     out += _load(r)
     out += _costs(r)
     out += _audio(r)
@@ -114,6 +115,13 @@ def _summary(r: Results) -> list[str]:
         rows.append(row("callback queue: every ticket taken exactly once",
                         "every ticket taken exactly once",
                         "yes" if q.exactly_once else "no", q.exactly_once))
+    if r.capacity:
+        one = r.capacity[0]
+        rows.append(row("capacity: simultaneous calls one core of web process holds", None,
+                        f"{one.calls_per_core:,.0f}"))
+        rows.append(row("capacity: calls held by " + ", ".join(
+            f"{c.processes}" for c in r.capacity) + " web processes on one Redis", None,
+            ", ".join(f"{c.calls_held:,.0f}" for c in r.capacity)))
     if r.load:
         errors = sum(r.load.errors.values())
         rows.append(row(f"load: errors, {r.settings.callers} callers + {r.settings.texters} "
@@ -326,6 +334,45 @@ def _queue(r: Results) -> list[str]:
                 "(the single taker shows the uncontended cost)."
                 + (f" The p99 of {p99:.1f} ms is that queueing, not the script."
                    if not met("take_next p99 ms", p99) else ""), ""]
+    return out
+
+
+# --- capacity -----------------------------------------------------------------------------------
+
+
+def _capacity(r: Results) -> list[str]:
+    from bench.capacity import CALL_REQUEST_SECONDS
+
+    out = ["## 2b. Capacity: simultaneous calls per core, and more web processes on one Redis", ""]
+    if not r.capacity:
+        return [*out, "Not measured (the phase failed).", ""]
+    out += [f"A gunicorn of its own with 1, 2, then 4 worker processes (the stack's command line "
+            "and environment, copied from /proc: the same Redis, keys and audio cache) is kept "
+            f"saturated for {r.capacity[0].seconds:.0f} s each by {r.settings.connections} "
+            "connections sending a call's requests (incoming calls, menu steps and information "
+            "items in turn, signed and checked). The CPU seconds of its workers and of the Redis "
+            f"server are read from /proc. A call makes one request per ~{CALL_REQUEST_SECONDS:.0f} "
+            "s of audio heard, so a core answering R requests per CPU-second holds "
+            f"R × {CALL_REQUEST_SECONDS:.0f} simultaneous calls.", ""]
+    rows = [[c.processes, f"{c.per_second:,.0f}", f"{c.web_cpu / c.seconds:.2f}",
+             f"{c.per_core_second:,.0f}", f"{c.calls_per_core:,.0f}", f"{c.calls_held:,.0f}",
+             ms(c.p99), f"{c.redis_usec:.0f}", f"{c.machine_cpu / c.seconds:.2f}", c.errors]
+            for c in r.capacity]
+    out += table(["web processes", "requests/s", "cores busy (web)", "requests per core-second",
+                  "calls per core", "calls held", "p99 ms", "Redis µs/request",
+                  "whole machine cores busy", "errors"], rows)
+    one = r.capacity[0]
+    redis_share = one.redis_usec / 1e6 * one.per_core_second if one.per_core_second else 0.0
+    out += [f"One core of web process holds about **{one.calls_per_core:,.0f} simultaneous "
+            f"calls** ({one.per_core_second:,.0f} requests per CPU-second × "
+            f"{CALL_REQUEST_SECONDS:.0f} s). The Redis server spends {one.redis_usec:.0f} µs per "
+            f"request, {redis_share:.2f} of a core per saturated web core: one Redis core "
+            f"would serve about {1 / redis_share:,.0f} web cores before it is the limit"
+            if redis_share else "", ""]
+    out += ["This machine has 2 cores, shared by the client, the web processes and Redis: "
+            "past 2 web processes the extra ones share the same cores, so the *calls held* "
+            "column stops growing here while *calls per core* stays the figure that carries "
+            "to a bigger machine.", ""]
     return out
 
 
