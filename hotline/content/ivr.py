@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +159,14 @@ class Content:
         """The language a caller's country code makes likely (the longest matching prefix of
         the E.164 number), if any."""
         digits = (number or "").lstrip("+")
-        for prefix in sorted(self.language_hints, key=len, reverse=True):
-            if digits.startswith(prefix) and self.language_hints[prefix] in self.languages:
-                return self.language_hints[prefix]
-        return None
+        return next((lang for prefix, lang in self._hints if digits.startswith(prefix)), None)
+
+    @cached_property
+    def _hints(self) -> tuple[tuple[str, str], ...]:
+        """The hints of offered languages, longest prefix first: sorted once, not per call."""
+        return tuple((prefix, self.language_hints[prefix]) for prefix in sorted(
+            self.language_hints, key=len, reverse=True)
+            if self.language_hints[prefix] in self.languages)
 
     def fact_prompts(self) -> set[str]:
         """The prompts that state facts (an information item's text and details): their review
