@@ -367,7 +367,7 @@ def _capacity(r: Results) -> list[str]:
             f"calls** ({one.per_core_second:,.0f} requests per CPU-second × "
             f"{CALL_REQUEST_SECONDS:.0f} s). The Redis server spends {one.redis_usec:.0f} µs per "
             f"request, {redis_share:.2f} of a core per saturated web core: one Redis core "
-            f"would serve about {1 / redis_share:,.0f} web cores before it is the limit"
+            f"would serve about {1 / redis_share:,.0f} web cores before it is the limit."
             if redis_share else "", ""]
     out += ["This machine has 2 cores, shared by the client, the web processes and Redis: "
             "past 2 web processes the extra ones share the same cores, so the *calls held* "
@@ -534,8 +534,8 @@ def _rerun(_: Results) -> list[str]:
             "```", "",
             "Other settings (`BENCH_CALLERS`, `BENCH_TEXTERS`, `BENCH_CONNECTIONS`, "
             "`BENCH_SLICE_SECONDS`, `BENCH_ROUNDS`, `BENCH_DRAIN_SECONDS`, `BENCH_TICKETS`, "
-            "`BENCH_TAKERS`, `BENCH_OUTPUT`, or the same as options) are listed by "
-            "`python -m bench.run --help`. It needs "
+            "`BENCH_TAKERS`, `BENCH_CAPACITY_SECONDS`, `BENCH_OUTPUT`, or the same as "
+            "options) are listed by `python -m bench.run --help`. It needs "
             "nothing but the project's virtualenv, uses loopback only, and stops every process "
             "it started before it exits. Run it on a quiet machine: the webhook ratios hold on a "
             "noisy one, the absolute figures move with whatever else runs.", ""]

@@ -75,3 +75,13 @@ def test_choosing_a_language_is_one_round_trip(client, trips):
     twiml(twilio_post(client, "/voice/step?node=languages&retry=0",
                       {"Digits": "2", "From": MOBILE}))
     assert len(trips) == 1, trips
+
+
+def test_a_retried_silent_sms_stays_silent_in_one_round_trip(client, trips):
+    assert sms_replies(sms_post(client, "STOP", number="+32470000002"))
+    first = sms_post(client, "AIDE", number="+32470000002", sid="SM" + "d" * 32)
+    assert sms_replies(first) == []  # opted out: nothing sent
+    trips.clear()
+    again = sms_post(client, "AIDE", number="+32470000002", sid="SM" + "d" * 32)
+    assert sms_replies(again) == [] and again.get_data() == first.get_data()
+    assert len(trips) == 1, trips

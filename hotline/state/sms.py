@@ -6,7 +6,8 @@ Keys (`<n>` is `Privacy.number_key(number)`):
                      PREFERENCE_SECONDS
 - `sms:optout:<n>`   present while they have opted out (STOP); removed by START
 - `sms:seen:<MessageSid>`  the TwiML answered to that message, encrypted (a mediator's may hold
-                           a number); a retried webhook gets it and nothing else; 1 day
+                           a number), or SILENT when nothing was answered; a retried webhook gets
+                           it and nothing else; 1 day
 - `sms:rate:<n>:<hour>`    replies counted this hour, for the anti-pumping limit; 1 hour
 
 An incoming SMS takes two round trips in the common case, each one Lua script: `begin` (claim
@@ -18,8 +19,11 @@ outbox's `cap:sms:<day>`, the mediator's `med:phone:<n>` (console/mediators.py).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
+
+from redis.commands.core import Script
 
 from hotline.engine.sms import Conversation, Reply
 from hotline.state.client import TextRedis
@@ -27,6 +31,7 @@ from hotline.state.client import TextRedis
 SESSION_SECONDS = 30 * 60
 PREFERENCE_SECONDS = 90 * 24 * 3600
 SEEN_SECONDS = 24 * 3600
+SILENT = "-"  # kept for a message answered with no text (no encryption needed)
 
 
 # KEYS: sms:seen:<sid>, med:phone:<n>, sms:session:<n>, lang:<n>, sms:optout:<n>,
@@ -45,12 +50,12 @@ return {0, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '',
 # KEYS: sms:seen:<sid>, sms:session:<n>, lang:<n>, sms:optout:<n>, sms:rate:<n>:<hour>,
 # cap:sms:<day>. ARGV: node ('' unchanged), language ('' unchanged), opt-out ('1' set, '0'
 # clear, '' unchanged), count the reply this hour (1/0), count it against the daily cap (1/0),
-# the daily cap, the answer, the answer if the cap is reached ('' keeps no answer: the
-# caller still has work to do), then SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS.
-# Returns the SMS answered today (0 when not counted); over the cap, the second answer is kept.
+# the daily cap, the answer ('' keeps none: the caller still has work to do), then
+# SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT.
+# Returns the SMS answered today (0 when not counted); over the cap, SILENT is kept.
 _FINISH = """
-if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[9]) end
-if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[10]) end
+if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[8]) end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[9]) end
 if ARGV[3] == '1' then redis.call('SET', KEYS[4], '1')
 elseif ARGV[3] == '0' then redis.call('DEL', KEYS[4]) end
 if ARGV[4] == '1' then
@@ -61,9 +66,9 @@ local used, answer = 0, ARGV[7]
 if ARGV[5] == '1' then
   used = redis.call('INCR', KEYS[6])
   redis.call('EXPIRE', KEYS[6], 2 * 24 * 3600)
-  if used > tonumber(ARGV[6]) then answer = ARGV[8] end
+  if used > tonumber(ARGV[6]) then answer = ARGV[11] end
 end
-if answer ~= '' then redis.call('SET', KEYS[1], answer, 'XX', 'EX', ARGV[11]) end
+if answer ~= '' then redis.call('SET', KEYS[1], answer, 'XX', 'EX', ARGV[10]) end
 return used
 """
 
@@ -83,9 +88,16 @@ def _rate_key(n: str) -> str:
     return f"sms:rate:{n}:{int(time.time() // 3600)}"
 
 
+@functools.lru_cache(maxsize=16)
+def _scripts(r: TextRedis) -> tuple[Script, Script]:
+    """The two scripts, registered once per client."""
+    return r.register_script(_BEGIN), r.register_script(_FINISH)
+
+
 def begin(r: TextRedis, n: str, message_sid: str) -> Incoming:
-    """Claim `message_sid` and read what answering it needs, in one round trip."""
-    found = r.register_script(_BEGIN)(
+    """Claim `message_sid` and read what answering it needs, in one round trip. A retry's
+    `earlier` is '' while the first is being answered, SILENT when it got no text."""
+    found = _scripts(r)[0](
         keys=[f"sms:seen:{message_sid}", f"med:phone:{n}", f"sms:session:{n}", f"lang:{n}",
               f"sms:optout:{n}", _rate_key(n)], args=[SEEN_SECONDS])
     if int(found[0]):
@@ -97,22 +109,17 @@ def begin(r: TextRedis, n: str, message_sid: str) -> Incoming:
 
 
 def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply: bool,
-           cap_key: str = "", cap: int = 0, answer: str = "", over_cap_answer: str = "") -> int:
+           cap_key: str = "", cap: int = 0, answer: str = "") -> int:
     """In one round trip: remember what `reply` asks to remember; count a reply this hour when
     `count_reply`; when `cap_key` is given count the answer against the daily `cap` there; keep
-    `answer` (encrypted) for retries, or `over_cap_answer` when that count passes the cap.
+    `answer` (encrypted, or SILENT) for retries, SILENT instead when that count passes the cap.
     Returns the count against the cap (0 when none)."""
     optout = {True: "1", False: "0", None: ""}[reply.opted_out]
-    return int(r.register_script(_FINISH)(
+    return int(_scripts(r)[1](
         keys=[f"sms:seen:{message_sid}", f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}",
               _rate_key(n), cap_key or "cap:none"],
         args=[reply.node or "", reply.lang or "", optout, int(count_reply), int(bool(cap_key)),
-              cap, answer, over_cap_answer, SESSION_SECONDS, PREFERENCE_SECONDS,
-              SEEN_SECONDS]))
-
-
-
-
+              cap, answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT]))
 
 
 def remembered_language(r: TextRedis, n: str) -> str | None:

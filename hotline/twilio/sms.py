@@ -63,7 +63,9 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     n = services.privacy.number_key(number)
     incoming = sms_state.begin(r, n, sid)
     if incoming.earlier is not None:  # Twilio retried this message: same answer, no second effect
-        return services.privacy.decrypt(incoming.earlier) if incoming.earlier else _twiml(None)
+        if incoming.earlier in ("", sms_state.SILENT):
+            return _twiml(None)
+        return services.privacy.decrypt(incoming.earlier)
     mediator = services.mediators.by_phone(number) if incoming.mediator else None
     if mediator is not None:
         twiml = _twiml(mediator_sms.answer(services, mediator, body))
@@ -73,7 +75,7 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         # Foreign, premium-rate, short codes, alphanumeric senders: an answer would cost the CSO
         # and reach no one we serve (issue 14, item 6).
         log.info("no SMS answer to %s: not a mobile number of an allowed country", redact(number))
-        sms_state.remember_answer(r, sid, services.privacy.encrypt(_twiml(None)))
+        sms_state.remember_answer(r, sid, sms_state.SILENT)
         return _twiml(None)
     reply = sms_engine.reply(services.sms, incoming.conversation, body)
     counted = bool(reply.text or reply.callback)
@@ -87,19 +89,16 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         sms_state.finish(r, n, sid, reply, count_reply=counted)
         text = _callback(services, number, reply)
         reply, counted = sms_engine.Reply(None), False
-    twiml, cap = _twiml(text), services.settings.sms_daily_cap
     if not text:
-        sms_state.finish(r, n, sid, reply, count_reply=counted,
-                         answer=services.privacy.encrypt(twiml))
-        return twiml
-    silent = _twiml(None)
+        sms_state.finish(r, n, sid, reply, count_reply=counted, answer=sms_state.SILENT)
+        return _twiml(None)
+    twiml, cap = _twiml(text), services.settings.sms_daily_cap
     used = sms_state.finish(r, n, sid, reply, count_reply=counted,
                             cap_key=outbox.cap_key("sms"), cap=cap,
-                            answer=services.privacy.encrypt(twiml),
-                            over_cap_answer=services.privacy.encrypt(silent))
+                            answer=services.privacy.encrypt(twiml))
     if used > cap:  # today's SMS cap is reached: the admins are alerted
         outbox.cap_reached(services, "sms", cap)
-        return silent
+        return _twiml(None)
     return twiml
 
 
