@@ -122,6 +122,31 @@ def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply:
               cap, answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT]))
 
 
+def load(r: TextRedis, n: str) -> Conversation:
+    """The remembered state of number key `n` (outside an incoming SMS: see `begin`)."""
+    node, lang, optout = r.mget(f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}")
+    return Conversation(
+        lang=lang or None,
+        node=node or None,
+        opted_out=optout is not None,
+    )
+
+
+def save(r: TextRedis, n: str, reply: Reply) -> None:
+    """Remember what `reply` asks to remember, with the expiries above (outside an incoming
+    SMS: see `finish`)."""
+    pipe = r.pipeline()
+    if reply.node is not None:
+        pipe.set(f"sms:session:{n}", reply.node, ex=SESSION_SECONDS)
+    if reply.lang is not None:
+        pipe.set(f"lang:{n}", reply.lang, ex=PREFERENCE_SECONDS)
+    if reply.opted_out is True:
+        pipe.set(f"sms:optout:{n}", "1")
+    elif reply.opted_out is False:
+        pipe.delete(f"sms:optout:{n}")
+    pipe.execute()
+
+
 def remembered_language(r: TextRedis, n: str) -> str | None:
     """The language number key `n` chose last, if any."""
     lang = r.get(f"lang:{n}")
