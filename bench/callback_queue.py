@@ -1,5 +1,6 @@
 """The callback queue under contention: 10,000 waiting tickets across the languages, 16 mediators
-taking the next one at the same time, each thread with its own Redis connection.
+taking the next one at the same time, each a process of its own with its own Redis connection
+(as web workers are: one take is one round trip, a Lua script).
 
 Then, for reference, one taker alone over 1,000 more tickets: the uncontended cost.
 Runs against a Redis server of its own (an `EmbeddedRedis`, started with the settings `hotline
@@ -9,8 +10,8 @@ was taken exactly once, by the mediator whose claim it holds.
 
 from __future__ import annotations
 
+import multiprocessing
 import random
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ class QueueResult:
 
 
 def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -> QueueResult:
-    """Fill the queues, let `takers` threads empty them, check the outcome."""
+    """Fill the queues, let `takers` processes empty them, check the outcome."""
     rng = random.Random(seed)
     with EmbeddedRedis(workdir / "queue-redis") as server:
         client = TextRedis.connect(server.url)
@@ -72,37 +73,30 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
         fill = time.perf_counter() - started
         client.config_resetstat()
 
-        barrier = threading.Barrier(takers)
-        taken: list[list[tuple[str, str, str]]] = [[] for _ in range(takers)]
-        latencies: list[list[float]] = [[] for _ in range(takers)]
-        errors: list[BaseException] = []
-
-        def take(index: int) -> None:
-            own = CallbackQueue(TextRedis.connect(server.url))  # its own connection
-            mediator = f"mediator{index:02d}"
-            mine = MEDIATOR_LANGUAGES[index % len(MEDIATOR_LANGUAGES)]
-            try:
-                barrier.wait()
-                while True:
-                    t0 = time.perf_counter()
-                    ticket = own.take_next(mediator, mine)
-                    elapsed = time.perf_counter() - t0
-                    if ticket is None:
-                        return
-                    latencies[index].append(elapsed)
-                    taken[index].append((ticket.ref, mediator, ticket.lang))
-            except BaseException as exc:  # reported below, never lost in a thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=take, args=(i,)) for i in range(takers)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        take_seconds = time.perf_counter() - started
+        context = multiprocessing.get_context("fork")  # forked, as gunicorn forks its workers
+        barrier = context.Barrier(takers + 1)
+        results = context.Queue()
+        processes = [context.Process(target=_taker, args=(server.url, i, barrier, results))
+                     for i in range(takers)]
+        try:
+            for process in processes:
+                process.start()
+            barrier.wait(timeout=120)  # every taker connected and ready
+            started = time.perf_counter()
+            outcomes = [results.get(timeout=300) for _ in processes]
+            take_seconds = time.perf_counter() - started
+        finally:
+            for process in processes:
+                if process.pid is None:
+                    continue
+                process.join(timeout=30)
+                if process.is_alive():
+                    process.kill()
+        errors = [error for _, _, error in outcomes if error]
         if errors:
-            raise RuntimeError(f"a taker failed: {errors[0]!r}") from errors[0]
+            raise RuntimeError(f"a taker failed: {errors[0]}")
+        latencies = [per for per, _, _ in outcomes]
+        taken = [mine for _, mine, _ in outcomes]
 
         result = QueueResult(tickets, takers, fill, take_seconds,
                              [x for per in latencies for x in per])
@@ -115,7 +109,7 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
         for ref, _, _ in flat:
             pipe.hmget(f"cb:ticket:{ref}", "status", "mediator")
         for (_ref, mediator, _), (status, holder) in zip(flat, pipe.execute(), strict=True):
-            if status != b"claimed" or (holder or b"").decode() != mediator:
+            if status != "claimed" or (holder or "") != mediator:
                 result.wrong_claims += 1
         result.left_waiting = sum(int(client.zcard(f"cb:queue:{lang}")) for lang in langs)
         for _, _, lang in flat:
@@ -130,13 +124,37 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
     return result
 
 
+def _taker(url: str, index: int, barrier: object, results: object) -> None:
+    """One mediator's process: take until nothing is left; puts (latencies, taken, error)."""
+    latencies: list[float] = []
+    taken: list[tuple[str, str, str]] = []
+    error = ""
+    try:
+        own = CallbackQueue(TextRedis.connect(url))
+        mediator = f"mediator{index:02d}"
+        mine = MEDIATOR_LANGUAGES[index % len(MEDIATOR_LANGUAGES)]
+        own.r.ping()
+        barrier.wait(timeout=120)  # type: ignore[attr-defined]
+        while True:
+            t0 = time.perf_counter()
+            ticket = own.take_next(mediator, mine)
+            elapsed = time.perf_counter() - t0
+            if ticket is None:
+                break
+            latencies.append(elapsed)
+            taken.append((ticket.ref, mediator, ticket.lang))
+    except BaseException as exc:  # reported by the parent, never lost in a child
+        error = f"{type(exc).__name__}: {exc}"
+    results.put((latencies, taken, error))  # type: ignore[attr-defined]
+
+
 def _alone(queue: CallbackQueue, privacy: Privacy, langs: list[str], count: int) -> list[float]:
     """take_next latencies of a single taker over `count` fresh tickets: the uncontended cost."""
     for i in range(count):
         number = f"+32{480_000_000 + i}"
         queue.request(privacy.number_key(number), privacy.encrypt(number), langs[i % len(langs)],
                       "cpas")
-    latencies = []
+    latencies: list[float] = []
     while True:
         t0 = time.perf_counter()
         ticket = queue.take_next("alone", langs)

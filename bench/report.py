@@ -82,6 +82,7 @@ def render(r: Results) -> str:
     out += _machine(r)
     out += _webhooks(r)
     out += _queue(r)
+    out += _capacity(r)
     out += _load(r)
     out += _costs(r)
     out += _audio(r)
@@ -114,6 +115,13 @@ def _summary(r: Results) -> list[str]:
         rows.append(row("callback queue: every ticket taken exactly once",
                         "every ticket taken exactly once",
                         "yes" if q.exactly_once else "no", q.exactly_once))
+    if r.capacity:
+        one = r.capacity[0]
+        rows.append(row("capacity: simultaneous calls one core of web process holds", None,
+                        f"{one.calls_per_core:,.0f}"))
+        rows.append(row("capacity: calls held by " + ", ".join(
+            f"{c.processes}" for c in r.capacity) + " web processes on one Redis", None,
+            ", ".join(f"{c.calls_held:,.0f}" for c in r.capacity)))
     if r.load:
         errors = sum(r.load.errors.values())
         rows.append(row(f"load: errors, {r.settings.callers} callers + {r.settings.texters} "
@@ -300,9 +308,10 @@ def _queue(r: Results) -> list[str]:
         return [*out, "Not measured (the phase failed).", ""]
     out += [f"{q.tickets:,} waiting tickets ({', '.join(f'{k} {v:,}' for k, v in sorted(q.per_language.items()))}) "  # noqa: E501
             f"filled in {q.fill_seconds:.1f} s through `CallbackQueue.request`, on a Redis server "
-            f"of the bench's own (started as `hotline run` starts it). {q.takers} threads, each "
-            "a mediator with one to four languages and its own Redis connection, call "
-            "`take_next` until nothing is left for them.", ""]
+            f"of the bench's own (started as `hotline run` starts it). {q.takers} processes (as "
+            "web workers are), each a mediator with one to four languages and its own Redis "
+            "connection, call `take_next` until nothing is left for them; a latency is timed "
+            "in the taker, around the call.", ""]
     rows = [[f"{q.takers} takers at once", f"{len(q.latencies):,}",
              ms(percentile(q.latencies, 50)), ms(percentile(q.latencies, 99)),
              ms(max(q.latencies, default=0)), f"{len(q.latencies) / q.take_seconds:,.0f}"]]
@@ -316,16 +325,54 @@ def _queue(r: Results) -> list[str]:
             f"{q.left_waiting} left waiting: **{'yes' if q.exactly_once else 'NO'}**.", ""]
     if q.server_usec:
         evalsha = q.server_usec.get("evalsha", 0)
-        hgetall = q.server_usec.get("hgetall", 0)
         p99 = percentile(q.latencies, 99) * 1000
-        out += [f"Where the time goes (Redis's own `INFO commandstats`): a `take_next` is two "
-                f"scripts (expire overdue claims, take the oldest) at {evalsha:.0f} µs each plus "
-                f"an `HGETALL` at {hgetall:.0f} µs, about {2 * evalsha + hgetall:.0f} µs of "
-                "Redis time. The rest of a take's latency is waiting: for Redis, which runs one "
-                "command at a time, and above all for the GIL and the 2 cores shared by 16 "
-                "Python threads in one process (the single taker shows the uncontended cost)."
-                + (f" The p99 of {p99:.1f} ms is that queueing, not the scripts."
+        out += [f"Where the time goes (Redis's own `INFO commandstats`): a `take_next` is one "
+                f"round trip, one script (put overdue claims back, take the oldest, read the "
+                f"ticket) at {evalsha:.0f} µs of Redis time. The rest of a take's latency is "
+                f"waiting: for Redis, which runs one command at a time, and for a core: "
+                f"{q.takers} taker processes and the Redis server share this machine's cores "
+                "(the single taker shows the uncontended cost)."
+                + (f" The p99 of {p99:.1f} ms is that queueing, not the script."
                    if not met("take_next p99 ms", p99) else ""), ""]
+    return out
+
+
+# --- capacity -----------------------------------------------------------------------------------
+
+
+def _capacity(r: Results) -> list[str]:
+    from bench.capacity import CALL_REQUEST_SECONDS
+
+    out = ["## 2b. Capacity: simultaneous calls per core, and more web processes on one Redis", ""]
+    if not r.capacity:
+        return [*out, "Not measured (the phase failed).", ""]
+    out += [f"A gunicorn of its own with 1, 2, then 4 worker processes (the stack's command line "
+            "and environment, copied from /proc: the same Redis, keys and audio cache) is kept "
+            f"saturated for {r.capacity[0].seconds:.0f} s each by {r.settings.connections} "
+            "connections sending a call's requests (incoming calls, menu steps and information "
+            "items in turn, signed and checked). The CPU seconds of its workers and of the Redis "
+            f"server are read from /proc. A call makes one request per ~{CALL_REQUEST_SECONDS:.0f} "
+            "s of audio heard, so a core answering R requests per CPU-second holds "
+            f"R × {CALL_REQUEST_SECONDS:.0f} simultaneous calls.", ""]
+    rows = [[c.processes, f"{c.per_second:,.0f}", f"{c.web_cpu / c.seconds:.2f}",
+             f"{c.per_core_second:,.0f}", f"{c.calls_per_core:,.0f}", f"{c.calls_held:,.0f}",
+             ms(c.p99), f"{c.redis_usec:.0f}", f"{c.machine_cpu / c.seconds:.2f}", c.errors]
+            for c in r.capacity]
+    out += table(["web processes", "requests/s", "cores busy (web)", "requests per core-second",
+                  "calls per core", "calls held", "p99 ms", "Redis µs/request",
+                  "whole machine cores busy", "errors"], rows)
+    one = r.capacity[0]
+    redis_share = one.redis_usec / 1e6 * one.per_core_second if one.per_core_second else 0.0
+    out += [f"One core of web process holds about **{one.calls_per_core:,.0f} simultaneous "
+            f"calls** ({one.per_core_second:,.0f} requests per CPU-second × "
+            f"{CALL_REQUEST_SECONDS:.0f} s). The Redis server spends {one.redis_usec:.0f} µs per "
+            f"request, {redis_share:.2f} of a core per saturated web core: one Redis core "
+            f"would serve about {1 / redis_share:,.0f} web cores before it is the limit."
+            if redis_share else "", ""]
+    out += ["This machine has 2 cores, shared by the client, the web processes and Redis: "
+            "past 2 web processes the extra ones share the same cores, so the *calls held* "
+            "column stops growing here while *calls per core* stays the figure that carries "
+            "to a bigger machine.", ""]
     return out
 
 
@@ -487,8 +534,8 @@ def _rerun(_: Results) -> list[str]:
             "```", "",
             "Other settings (`BENCH_CALLERS`, `BENCH_TEXTERS`, `BENCH_CONNECTIONS`, "
             "`BENCH_SLICE_SECONDS`, `BENCH_ROUNDS`, `BENCH_DRAIN_SECONDS`, `BENCH_TICKETS`, "
-            "`BENCH_TAKERS`, `BENCH_OUTPUT`, or the same as options) are listed by "
-            "`python -m bench.run --help`. It needs "
+            "`BENCH_TAKERS`, `BENCH_CAPACITY_SECONDS`, `BENCH_OUTPUT`, or the same as "
+            "options) are listed by `python -m bench.run --help`. It needs "
             "nothing but the project's virtualenv, uses loopback only, and stops every process "
             "it started before it exits. Run it on a quiet machine: the webhook ratios hold on a "
             "noisy one, the absolute figures move with whatever else runs.", ""]

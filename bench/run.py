@@ -27,7 +27,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from bench import audio_timing, callback_queue, costs, load, machine, profiling, report, webhooks
+from bench import (
+    audio_timing,
+    callback_queue,
+    capacity,
+    costs,
+    load,
+    machine,
+    profiling,
+    report,
+    webhooks,
+)
 from bench.stack import PROJECT_ROOT, Stack, cmdline
 from hotline.audio.library import AudioLibrary
 from hotline.content.budget import LanguageTime, caller_times
@@ -49,6 +59,7 @@ class Settings:
     drain_seconds: float = 45.0
     tickets: int = 10_000
     takers: int = 16
+    capacity_seconds: float = 4.0
     output: Path = PROJECT_ROOT / "bench" / "RESULTS.md"
     keep: bool = False
 
@@ -84,6 +95,7 @@ HELP = {
     "drain_seconds": "how long to wait for the RQ queue to drain after the load",
     "tickets": "callback tickets waiting",
     "takers": "mediators taking them at once",
+    "capacity_seconds": "saturated seconds per web-process count (1, 2, 4) for the capacity",
     "output": "where to write the results",
     "keep": "keep the work folder (logs, Redis data) instead of deleting it",
 }
@@ -106,6 +118,7 @@ class Results:
     queue: callback_queue.QueueResult | None = None
     webhooks: list[webhooks.Comparison] = field(default_factory=list)
     webhook_cpu: dict[str, float] = field(default_factory=dict)
+    capacity: list[capacity.CapacityRun] = field(default_factory=list)
     profiles: list[profiling.CaseProfile] = field(default_factory=list)
     job_profile: profiling.JobProfile | None = None
     load: load.LoadResult | None = None
@@ -222,6 +235,13 @@ def _with_stack(results: Results, stack: Stack, content: Any, token: str) -> Non
                                         settings.rounds, settings.warmup_seconds)
         results.webhook_cpu = machine.cpu_share(before, stack.cpu())
 
+    def capacity_figures() -> None:
+        runs, commands = capacity.run(stack, content, token, settings.connections,
+                                      settings.capacity_seconds, progress=say)
+        results.capacity = runs
+        for run, command in zip(runs, commands, strict=True):
+            results.commands[f"capacity, {run.processes} web process(es)"] = command
+
     def profile() -> None:
         from hotline import settings as hotline_settings
 
@@ -246,6 +266,7 @@ def _with_stack(results: Results, stack: Stack, content: Any, token: str) -> Non
 
     phase(results, "remembered language", remembered)
     phase(results, "webhooks", webhook_figures)
+    phase(results, "capacity", capacity_figures)
     phase(results, "profile", profile)
     phase(results, "load", load_run)
 

@@ -231,3 +231,53 @@ def run_worker_process(env: dict[str, str]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert MOBILE not in done.stdout + done.stderr, "the worker logged a number in clear"
+
+
+# --- Redis round trips --------------------------------------------------------------------------
+
+
+class RoundTrips:
+    """Counts the round trips (each command, or each pipeline as a whole, sent to the real
+    server) of the clients it watches, with the commands of each: see `count_round_trips`."""
+
+    def __init__(self) -> None:
+        self.trips: list[list[str]] = []
+        self._batch: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.trips)
+
+    def clear(self) -> None:
+        self.trips.clear()
+
+    def __repr__(self) -> str:
+        return f"{len(self.trips)} round trips: {self.trips}"
+
+
+def count_round_trips(*clients: Any) -> RoundTrips:
+    """Make every new connection of `clients` (redis.Redis) count its round trips into the
+    returned `RoundTrips`: a send of packed commands (one command, or a whole pipeline) is one
+    round trip. The pools' current connections are dropped, so every later one counts."""
+    import redis
+
+    counter = RoundTrips()
+
+    class Counting(redis.Connection):
+        def pack_command(self, *args: Any) -> list[bytes | memoryview]:
+            name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            counter._batch.append(name.upper())
+            return super().pack_command(*args)
+
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            if check_health:
+                self.check_health()  # a health check's PING is a round trip of its own
+            counter.trips.append(counter._batch[:])
+            counter._batch.clear()
+            super().send_packed_command(command, check_health=False)
+
+    for client in clients:
+        pool = client.connection_pool
+        pool.disconnect()
+        pool.connection_class = Counting
+        pool.reset()
+    return counter

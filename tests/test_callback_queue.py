@@ -135,3 +135,22 @@ def test_notes_and_voice_are_in_the_history(queue):
     events = queue.history(ref)
     assert events[1]["text"] == "called, left a message" and events[1]["by"] == "m1"
     assert queue.get(ref).voice.endswith("RE1")
+
+
+def test_take_next_is_one_round_trip_expired_claims_included(queue):
+    from tests.helpers import count_round_trips
+
+    first = open_ticket(queue, 1)
+    open_ticket(queue, 2)
+    assert queue.take_next("m0", ["ti"]) is None  # loads the script into the server's cache
+    trips = count_round_trips(queue.r)
+    queue.r.ping()  # the new connection's handshake is not a take's
+    trips.clear()
+    taken = queue.take_next("m1", ["fr", "nl"], now=2000)
+    assert taken is not None and taken.ref == first and taken.status == "claimed"
+    assert taken.mediator == "m1" and taken.claimed_at == 2000
+    assert len(trips) == 1, trips
+    trips.clear()
+    again = queue.take_next("m2", ["fr"], now=4000)  # m1's claim is overdue: back first
+    assert again is not None and again.ref == first and again.mediator == "m2"
+    assert len(trips) == 1, trips

@@ -205,16 +205,26 @@ def _today() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%d")
 
 
+def cap_key(kind: str) -> str:
+    """The key counting today's `kind` (sms, callsec) against its daily cap."""
+    return f"cap:{kind}:{_today()}"
+
+
 def _count_against_cap(services: Services, kind: str, amount: int, cap: int) -> None:
-    key = f"cap:{kind}:{_today()}"
+    key = cap_key(kind)
     used = services.redis.incrby(key, amount) if amount else int(services.redis.get(key) or 0)
     services.redis.expire(key, 2 * 24 * 3600)
     if used > cap or (not amount and used >= cap):
-        if services.redis.set(f"cap:alerted:{kind}:{_today()}", "1", nx=True, ex=2 * 24 * 3600):
-            log.error("daily cap on %s reached (%d): sending stopped until tomorrow", kind, cap)
-            _alert_admins(services, f"Hotline: today's cap on {kind} ({cap}) is reached; "
-                                    "nothing more is sent today. See the console.")
+        cap_reached(services, kind, cap)
         raise CapReached(f"daily cap on {kind} reached")
+
+
+def cap_reached(services: Services, kind: str, cap: int) -> None:
+    """Today's cap on `kind` is reached: alert the admins, once a day."""
+    if services.redis.set(f"cap:alerted:{kind}:{_today()}", "1", nx=True, ex=2 * 24 * 3600):
+        log.error("daily cap on %s reached (%d): sending stopped until tomorrow", kind, cap)
+        _alert_admins(services, f"Hotline: today's cap on {kind} ({cap}) is reached; "
+                                "nothing more is sent today. See the console.")
 
 
 def _alert_admins(services: Services, text: str) -> None:

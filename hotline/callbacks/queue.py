@@ -50,10 +50,11 @@ end
 return expired
 """
 
-# Takes the oldest waiting ticket of the given queues for a mediator.
+# Puts overdue claims back (as _EXPIRE), then takes the oldest waiting ticket of the given
+# queues for a mediator: one round trip for the whole take.
 # KEYS: the queues (cb:queue:<lang>). ARGV: now, claim deadline, mediator.
-# Returns the ref, or false when every queue is empty.
-_TAKE = """
+# Returns the taken ticket's hash as a flat field/value list, or false when every queue is empty.
+_TAKE = _EXPIRE.replace("return expired", "") + """
 local best, best_seq, best_queue = nil, nil, nil
 for _, queue in ipairs(KEYS) do
   local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
@@ -68,7 +69,7 @@ redis.call('HSET', 'cb:ticket:' .. best, 'status', 'claimed', 'mediator', ARGV[3
   'claimed_at', ARGV[1])
 redis.call('RPUSH', 'cb:log:' .. best, cjson.encode({at = tonumber(ARGV[1]), event = 'claimed',
   by = ARGV[3]}))
-return best
+return redis.call('HGETALL', 'cb:ticket:' .. best)
 """
 
 # Creates a ticket, or joins the number's open one; a request id already taken returns its ref.
@@ -228,14 +229,14 @@ class CallbackQueue:
         raise RuntimeError("could not find a free reference")
 
     def take_next(self, mediator: str, langs: list[str], now: float | None = None) -> Ticket | None:
-        """Claim the oldest waiting ticket in `langs` for `mediator`; None when none waits."""
+        """Claim the oldest waiting ticket in `langs` for `mediator`; None when none waits.
+        Overdue claims go back to their place first; all of it in one round trip."""
         now = time.time() if now is None else now
         if not langs:
             return None
-        self.expire_claims(now)
-        ref = self._take(keys=[f"cb:queue:{lang}" for lang in langs],
-                         args=[repr(now), repr(now + self.claim_seconds), mediator])
-        return self.get(ref) if ref else None
+        flat = self._take(keys=[f"cb:queue:{lang}" for lang in langs],
+                          args=[repr(now), repr(now + self.claim_seconds), mediator])
+        return Ticket.from_hash(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
 
     def expire_claims(self, now: float | None = None) -> list[str]:
         """Put every overdue claim back at its original place; returns their refs."""

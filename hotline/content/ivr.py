@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -169,10 +170,15 @@ class Content:
         """The languages a caller's country code makes likely, most likely first (the longest
         prefix of the E.164 number that has hints)."""
         digits = (number or "").lstrip("+")
-        for prefix in sorted(self.language_hints, key=len, reverse=True):
+        for prefix in self._hint_prefixes:
             if digits.startswith(prefix):
                 return tuple(c for c in self.language_hints[prefix] if c in self.languages)
         return ()
+
+    @cached_property
+    def _hint_prefixes(self) -> tuple[str, ...]:
+        """The hinted country codes, longest first: sorted once, not per call."""
+        return tuple(sorted(self.language_hints, key=len, reverse=True))
 
     def pages(self) -> tuple[tuple[str, ...], ...]:
         """The language menu's pages (one page of every language when none were set)."""

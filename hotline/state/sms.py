@@ -6,13 +6,24 @@ Keys (`<n>` is `Privacy.number_key(number)`):
                      PREFERENCE_SECONDS
 - `sms:optout:<n>`   present while they have opted out (STOP); removed by START
 - `sms:seen:<MessageSid>`  the TwiML answered to that message, encrypted (a mediator's may hold
-                           a number); a retried webhook gets it and nothing else; 1 day
+                           a number), or SILENT when nothing was answered; a retried webhook gets
+                           it and nothing else; 1 day
 - `sms:rate:<n>:<hour>`    replies counted this hour, for the anti-pumping limit; 1 hour
+
+An incoming SMS takes two round trips in the common case, each one Lua script: `begin` (claim
+the MessageSid, read what the flow needs: the sender's mediator login, session, language,
+opt-out, replies this hour) and `finish` (remember the reply's state, count the reply against
+the hourly limit and the daily cap, keep the answer for retries). The daily cap's key is
+outbox's `cap:sms:<day>`, the mediator's `med:phone:<n>` (console/mediators.py).
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from dataclasses import dataclass, field
+
+from redis.commands.core import Script
 
 from hotline.engine.sms import Conversation, Reply
 from hotline.state.client import TextRedis
@@ -20,10 +31,99 @@ from hotline.state.client import TextRedis
 SESSION_SECONDS = 30 * 60
 PREFERENCE_SECONDS = 90 * 24 * 3600
 SEEN_SECONDS = 24 * 3600
+SILENT = "-"  # kept for a message answered with no text (no encryption needed)
+
+
+# KEYS: sms:seen:<sid>, med:phone:<n>, sms:session:<n>, lang:<n>, sms:optout:<n>,
+# sms:rate:<n>:<hour>. ARGV: SEEN_SECONDS.
+# Returns {1, earlier answer ('' while the first is being answered)} for a retried message,
+# else {0, mediator login, session node, language, opted out (0/1), replies this hour}.
+_BEGIN = """
+if not redis.call('SET', KEYS[1], '', 'NX', 'EX', ARGV[1]) then
+  return {1, redis.call('GET', KEYS[1]) or ''}
+end
+return {0, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '',
+  redis.call('GET', KEYS[4]) or '', redis.call('EXISTS', KEYS[5]),
+  redis.call('GET', KEYS[6]) or '0'}
+"""
+
+# KEYS: sms:seen:<sid>, sms:session:<n>, lang:<n>, sms:optout:<n>, sms:rate:<n>:<hour>,
+# cap:sms:<day>. ARGV: node ('' unchanged), language ('' unchanged), opt-out ('1' set, '0'
+# clear, '' unchanged), count the reply this hour (1/0), count it against the daily cap (1/0),
+# the daily cap, the answer ('' keeps none: the caller still has work to do), then
+# SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT.
+# Returns the SMS answered today (0 when not counted); over the cap, SILENT is kept.
+_FINISH = """
+if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[8]) end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[9]) end
+if ARGV[3] == '1' then redis.call('SET', KEYS[4], '1')
+elseif ARGV[3] == '0' then redis.call('DEL', KEYS[4]) end
+if ARGV[4] == '1' then
+  redis.call('INCR', KEYS[5])
+  redis.call('EXPIRE', KEYS[5], 3600)
+end
+local used, answer = 0, ARGV[7]
+if ARGV[5] == '1' then
+  used = redis.call('INCR', KEYS[6])
+  redis.call('EXPIRE', KEYS[6], 2 * 24 * 3600)
+  if used > tonumber(ARGV[6]) then answer = ARGV[11] end
+end
+if answer ~= '' then redis.call('SET', KEYS[1], answer, 'XX', 'EX', ARGV[10]) end
+return used
+"""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What `begin` found: `earlier` is the answer given before (a retry: nothing else is
+    read), else the sender's mediator login ('' if none), conversation and replies this hour."""
+
+    earlier: str | None
+    mediator: str = ""
+    conversation: Conversation = field(default_factory=Conversation)
+    replies_this_hour: int = 0
+
+
+def _rate_key(n: str) -> str:
+    return f"sms:rate:{n}:{int(time.time() // 3600)}"
+
+
+@functools.lru_cache(maxsize=16)
+def _scripts(r: TextRedis) -> tuple[Script, Script]:
+    """The two scripts, registered once per client."""
+    return r.register_script(_BEGIN), r.register_script(_FINISH)
+
+
+def begin(r: TextRedis, n: str, message_sid: str) -> Incoming:
+    """Claim `message_sid` and read what answering it needs, in one round trip. A retry's
+    `earlier` is '' while the first is being answered, SILENT when it got no text."""
+    found = _scripts(r)[0](
+        keys=[f"sms:seen:{message_sid}", f"med:phone:{n}", f"sms:session:{n}", f"lang:{n}",
+              f"sms:optout:{n}", _rate_key(n)], args=[SEEN_SECONDS])
+    if int(found[0]):
+        return Incoming(earlier=str(found[1]))
+    _, mediator, node, lang, optout, replies = found
+    return Incoming(None, str(mediator),
+                    Conversation(lang=lang or None, node=node or None, opted_out=bool(optout)),
+                    int(replies))
+
+
+def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply: bool,
+           cap_key: str = "", cap: int = 0, answer: str = "") -> int:
+    """In one round trip: remember what `reply` asks to remember; count a reply this hour when
+    `count_reply`; when `cap_key` is given count the answer against the daily `cap` there; keep
+    `answer` (encrypted, or SILENT) for retries, SILENT instead when that count passes the cap.
+    Returns the count against the cap (0 when none)."""
+    optout = {True: "1", False: "0", None: ""}[reply.opted_out]
+    return int(_scripts(r)[1](
+        keys=[f"sms:seen:{message_sid}", f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}",
+              _rate_key(n), cap_key or "cap:none"],
+        args=[reply.node or "", reply.lang or "", optout, int(count_reply), int(bool(cap_key)),
+              cap, answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT]))
 
 
 def load(r: TextRedis, n: str) -> Conversation:
-    """The remembered state of number key `n`."""
+    """The remembered state of number key `n` (outside an incoming SMS: see `begin`)."""
     node, lang, optout = r.mget(f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}")
     return Conversation(
         lang=lang or None,
@@ -33,7 +133,8 @@ def load(r: TextRedis, n: str) -> Conversation:
 
 
 def save(r: TextRedis, n: str, reply: Reply) -> None:
-    """Remember what `reply` asks to remember, with the expiries above."""
+    """Remember what `reply` asks to remember, with the expiries above (outside an incoming
+    SMS: see `finish`)."""
     pipe = r.pipeline()
     if reply.node is not None:
         pipe.set(f"sms:session:{n}", reply.node, ex=SESSION_SECONDS)
@@ -62,24 +163,8 @@ def is_opted_out(r: TextRedis, n: str) -> bool:
     return bool(r.exists(f"sms:optout:{n}"))
 
 
-def claim_message(r: TextRedis, message_sid: str) -> str | None:
-    """Claim an incoming message atomically. None: first time. Else the TwiML answered before
-    (empty while the first request is still being answered)."""
-    if r.set(f"sms:seen:{message_sid}", "", nx=True, ex=SEEN_SECONDS):
-        return None
-    return r.get(f"sms:seen:{message_sid}") or ""
 
 
 def remember_answer(r: TextRedis, message_sid: str, twiml: str) -> None:
     """Keep the TwiML given to `message_sid`, so a retried webhook gets the same answer."""
     r.set(f"sms:seen:{message_sid}", twiml, xx=True, ex=SEEN_SECONDS)
-
-
-def over_rate(r: TextRedis, n: str, limit: int) -> bool:
-    """Count one reply to `n` this hour; True when that is more than `limit`."""
-    key = f"sms:rate:{n}:{int(time.time() // 3600)}"
-    pipe = r.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, 3600)
-    count, _ = pipe.execute()
-    return int(count) > limit

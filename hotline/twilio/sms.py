@@ -77,12 +77,16 @@ def status() -> Response:
 
 
 def _answer(services: Services, number: str, sid: str, body: str) -> str:
+    """The answer; one round trip to Redis before the engine and one after, in the common case
+    (hotline/state/sms.py)."""
     r = services.redis
-    earlier = sms_state.claim_message(r, sid)
-    if earlier is not None:  # Twilio retried this message: same answer, no second effect
-        return services.privacy.decrypt(earlier) if earlier else _twiml(None)
     n = services.privacy.number_key(number)
-    mediator = services.mediators.by_phone(number)
+    incoming = sms_state.begin(r, n, sid)
+    if incoming.earlier is not None:  # Twilio retried this message: same answer, no second effect
+        if incoming.earlier in ("", sms_state.SILENT):
+            return _twiml(None)
+        return services.privacy.decrypt(incoming.earlier)
+    mediator = services.mediators.by_phone(number) if incoming.mediator else None
     if mediator is not None:
         twiml = _twiml(mediator_sms.answer(services, mediator, body))
         sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
@@ -91,23 +95,30 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         # Foreign, premium-rate, short codes, alphanumeric senders: an answer would cost the CSO
         # and reach no one we serve (issue 14, item 6).
         log.info("no SMS answer to %s: not a mobile number of an allowed country", redact(number))
-        sms_state.remember_answer(r, sid, services.privacy.encrypt(_twiml(None)))
+        sms_state.remember_answer(r, sid, sms_state.SILENT)
         return _twiml(None)
-    conversation = sms_state.load(r, n)
-    reply = sms_engine.reply(services.sms, conversation, body)
-    over = bool(reply.text or reply.callback) and sms_state.over_rate(
-        r, n, services.settings.sms_replies_per_hour)
+    reply = sms_engine.reply(services.sms, incoming.conversation, body)
+    counted = bool(reply.text or reply.callback)
+    over = counted and incoming.replies_this_hour + 1 > services.settings.sms_replies_per_hour
     # STOP, START and FORGET count like any reply, but always take effect and are confirmed.
     if over and reply.opted_out is None and reply.callback != "forget":
         log.warning("reply limit reached for %s: not answering", redact(number))
         reply = sms_engine.Reply(None)
-    else:
-        sms_state.save(r, n, reply)
-    text = _callback(services, number, reply) if reply.callback else reply.text
-    if text and not outbox.count_reply(services):
-        text = None  # today's SMS cap is reached: the admins are alerted
-    twiml = _twiml(text)
-    sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
+    text = reply.text
+    if reply.callback:  # the state first: FORGET then erases it, counter included
+        sms_state.finish(r, n, sid, reply, count_reply=counted)
+        text = _callback(services, number, reply)
+        reply, counted = sms_engine.Reply(None), False
+    if not text:
+        sms_state.finish(r, n, sid, reply, count_reply=counted, answer=sms_state.SILENT)
+        return _twiml(None)
+    twiml, cap = _twiml(text), services.settings.sms_daily_cap
+    used = sms_state.finish(r, n, sid, reply, count_reply=counted,
+                            cap_key=outbox.cap_key("sms"), cap=cap,
+                            answer=services.privacy.encrypt(twiml))
+    if used > cap:  # today's SMS cap is reached: the admins are alerted
+        outbox.cap_reached(services, "sms", cap)
+        return _twiml(None)
     return twiml
 
 

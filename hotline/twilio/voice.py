@@ -76,13 +76,14 @@ def incoming() -> Response:
         return _missed_call(services)
     remembered = None
     caller = _person()
-    if callback_flow.callable_number(caller, services.settings.countries):
+    request_caller = _RequestCaller(services)
+    if request_caller.caller_id:
         with contextlib.suppress(redis.RedisError):  # no memory today: the language menu
             remembered = sms_state.remembered_language(
                 services.redis, services.privacy.number_key(caller))
     hint = services.content.hinted_languages(caller if caller.startswith("+") else None)
-    return _twiml(services, engine.incoming(services.content, remembered, _caller(services),
-                                            hint))
+    return _twiml(services, engine.incoming(services.content, remembered,
+                                            cast(Caller, request_caller), hint))
 
 
 @bp.post("/step")
@@ -254,9 +255,14 @@ class _RequestCaller:
         return self._services.offered_languages()
 
     @cached_property
+    def caller_id(self) -> str | None:
+        """The person's number (`_person`) as E.164 when it is a number we could call back,
+        parsed once a request."""
+        return callback_flow.callable_number(_person(), self.countries)
+
+    @cached_property
     def number(self) -> str | None:
-        return _typed_number(self._services) or callback_flow.callable_number(
-            _person(), self.countries)
+        return _typed_number(self._services) or self.caller_id
 
     @cached_property
     def can_text(self) -> bool:

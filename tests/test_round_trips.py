@@ -1,0 +1,87 @@
+"""Redis round trips per webhook, counted on the real server's connections (issue 15): a voice
+step or an SMS must not drift back to one command per fact it needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import (
+    MOBILE,
+    count_round_trips,
+    sms_post,
+    sms_replies,
+    twilio_post,
+    twiml,
+)
+
+
+@pytest.fixture
+def sms(services):
+    return services.sms
+
+
+@pytest.fixture
+def trips(services):
+    """The round trips of the app's two clients (its own keys, and RQ's), counted from the
+    first request on; `trips.clear()` after a warm-up request (connections, script loading)."""
+    return count_round_trips(services.redis, services.rq)
+
+
+def test_sms_keyword_is_one_round_trip_before_the_engine_and_one_after(client, sms, trips):
+    sms_replies(sms_post(client, "AIDE"))  # warm: connection, scripts cached by the server
+    trips.clear()
+    assert sms_replies(sms_post(client, "CPAS", number="+32470000001")) == [
+        sms.menu("fr", "cpas")]  # first contact: language learnt from the word
+    assert len(trips) == 2, trips
+    trips.clear()
+    assert sms_replies(sms_post(client, "1", number="+32470000001"))  # a menu number
+    assert len(trips) == 2, trips
+    trips.clear()
+    assert sms_replies(sms_post(client, "STOP", number="+32470000001"))
+    assert len(trips) == 2, trips
+
+
+def test_a_retried_sms_is_one_round_trip(client, trips):
+    sms_replies(sms_post(client, "AIDE"))
+    first = sms_post(client, "CPAS", sid="SM" + "c" * 32)
+    trips.clear()
+    again = sms_post(client, "CPAS", sid="SM" + "c" * 32)
+    assert again.get_data() == first.get_data()
+    assert len(trips) == 1, trips
+
+
+def test_voice_incoming_call_is_at_most_one_round_trip(client, trips):
+    twiml(twilio_post(client, "/voice", {"From": MOBILE}))
+    trips.clear()
+    twiml(twilio_post(client, "/voice", {"From": MOBILE}))
+    assert len(trips) == 1, trips
+    trips.clear()
+    twiml(twilio_post(client, "/voice", {"From": "anonymous"}))  # nothing to look up
+    assert len(trips) == 0, trips
+
+
+def test_voice_menu_steps_and_items_need_no_redis(client, trips):
+    twiml(twilio_post(client, "/voice", {"From": MOBILE}))
+    trips.clear()
+    twiml(twilio_post(client, "/voice/step?node=main&lang=en&retry=0", {"Digits": "1"}))
+    twiml(twilio_post(client, "/voice/step?node=money&lang=en&retry=0", {"Digits": "2"}))
+    twiml(twilio_post(client, "/voice/step?node=main&lang=en&retry=0"))  # silence
+    assert len(trips) == 0, trips
+
+
+def test_choosing_a_language_is_one_round_trip(client, trips):
+    twiml(twilio_post(client, "/voice", {"From": MOBILE}))
+    trips.clear()
+    twiml(twilio_post(client, "/voice/step?node=languages&retry=0",
+                      {"Digits": "2", "From": MOBILE}))
+    assert len(trips) == 1, trips
+
+
+def test_a_retried_silent_sms_stays_silent_in_one_round_trip(client, trips):
+    assert sms_replies(sms_post(client, "STOP", number="+32470000002"))
+    first = sms_post(client, "AIDE", number="+32470000002", sid="SM" + "d" * 32)
+    assert sms_replies(first) == []  # opted out: nothing sent
+    trips.clear()
+    again = sms_post(client, "AIDE", number="+32470000002", sid="SM" + "d" * 32)
+    assert sms_replies(again) == [] and again.get_data() == first.get_data()
+    assert len(trips) == 1, trips
