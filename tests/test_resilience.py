@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 import redis
 from click.testing import CliRunner
 
@@ -99,3 +100,75 @@ def test_spool_replay_cut_short_creates_nothing_twice(services):
 
     assert replay_spool(services) == 3
     assert sorted(services.callbacks.waiting("fr")) == ["555550", "555551", "555552"]
+
+
+class Line:
+    """The app on a Redis server of its own, which a test stops and starts again."""
+
+    def __init__(self, tmp_path, **config):
+        self.port = free_port()
+        self.folder = tmp_path / "redis"
+        self.server = EmbeddedRedis(self.folder, port=self.port)
+        self.server.start()
+        self.app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": PUBLIC,
+                               "SECRET_KEY": SECRET, "REDIS_URL": self.server.url,
+                               "VAR_DIR": tmp_path / "var", **config})
+        self.client = self.app.test_client()
+        self.services = self.app.extensions["hotline"]
+        self.redis = redis.Redis.from_url(self.server.url, decode_responses=True)
+
+    def down(self) -> None:
+        self.server.stop()
+
+    def up(self) -> None:
+        self.server = EmbeddedRedis(self.folder, port=self.port)
+        self.server.start()
+
+
+def texts(services, name: str) -> set[str]:
+    """The SMS `name` in every language."""
+    return {services.sms.text(lang, name) for lang in services.sms.languages}
+
+
+@pytest.fixture
+def line(tmp_path):
+    found = Line(tmp_path)
+    yield found
+    found.server.stop()
+
+
+def test_stop_and_forget_during_an_outage_take_effect_when_redis_is_back(line):
+    services, client = line.services, line.client
+    stopper, forgetter = "+32470300001", "+32470300002"
+    key = services.privacy.number_key
+    assert sms_replies(sms_post(client, "CPAS", number=stopper))  # answered before the outage
+    ask_by_voice(client, forgetter, "CA" + "2" * 32)
+    assert services.callbacks.open_ticket_of(key(forgetter)) is not None
+    line.down()
+    (stopped,) = sms_replies(sms_post(client, "STOP", number=stopper))
+    (forgotten,) = sms_replies(sms_post(client, "FORGET", number=forgetter))
+    assert stopped in texts(services, "stop_confirm")
+    assert forgotten in texts(services, "forget_confirm")
+    assert services.spool.pending()
+    assert b"47030000" not in (services.spool.folder / "callbacks.jsonl").read_bytes()
+    line.up()
+    # The next SMS (anyone's) replays the spool first: the opt-out holds, the erasure is done.
+    assert sms_replies(sms_post(client, "CPAS", number=stopper)) == []
+    assert line.redis.exists(f"sms:optout:{key(stopper)}")
+    assert services.callbacks.open_ticket_of(key(forgetter)) is None
+    assert line.redis.keys("cb:ticket:*") == []
+    assert not services.spool.pending()
+
+
+def test_stop_then_start_during_an_outage_leaves_the_number_opted_in(line):
+    services, client = line.services, line.client
+    texter = "+32470300003"
+    line.down()
+    for word in ("STOP", "START"):
+        assert sms_replies(sms_post(client, word, number=texter))
+    line.up()
+    from hotline.callbacks.requests import replay_spool
+
+    assert replay_spool(line.services) == 2
+    assert not line.redis.exists(f"sms:optout:{services.privacy.number_key(texter)}")
+    assert sms_replies(sms_post(client, "CPAS", number=texter))

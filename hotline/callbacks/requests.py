@@ -10,8 +10,11 @@ import redis
 
 from hotline.callbacks import outbox
 from hotline.callbacks.queue import new_ref
+from hotline.engine.sms import Reply
 from hotline.services import Services
-from hotline.state.privacy import is_textable
+from hotline.state import sms as sms_state
+from hotline.state.erasure import forget
+from hotline.state.privacy import is_textable, redact
 
 log = logging.getLogger(__name__)
 TICKETS_PER_CALL = 2  # callback requests one phone call may open
@@ -43,6 +46,19 @@ def open_request(services: Services, number: str, lang: str, topic: str, note: s
     return ref, joined
 
 
+def spool_sms_command(services: Services, number: str, reply: Reply) -> None:
+    """Keep a STOP, START or FORGET received while Redis is unreachable, to apply when it is back
+    (they always take effect)."""
+    if reply.callback == "forget":
+        services.spool.append({"kind": "forget", "number": services.privacy.encrypt(number)})
+    elif reply.opted_out is not None:
+        services.spool.append({"kind": "optout", "number_key": services.privacy.number_key(number),
+                               "value": "1" if reply.opted_out else ""})
+    else:
+        return
+    log.warning("Redis unreachable: an SMS command of %s kept in the spool", redact(number))
+
+
 def over_request_limit(services: Services, number: str, call: str | None = None) -> bool:
     """Count a callback request for `number` (and for the phone call `call`, if any); True past
     CALLBACKS_PER_DAY for the number, or past TICKETS_PER_CALL in one call (a caller typing
@@ -64,10 +80,18 @@ def over_request_limit(services: Services, number: str, call: str | None = None)
 
 
 def replay_spool(services: Services) -> int:
-    """Move the spooled requests into the queue (each once); returns how many were handed over."""
+    """Move the spooled requests into the queue and apply the spooled SMS commands (each once, in
+    order); returns how many were handed over."""
     privacy = services.privacy
 
     def take(entry: dict[str, str]) -> None:
+        kind = entry.get("kind", "callback")
+        if kind == "optout":
+            sms_state.set_opted_out(services.redis, entry["number_key"], bool(entry["value"]))
+            return
+        if kind == "forget":
+            forget(services, privacy.decrypt(entry["number"]))
+            return
         number = privacy.decrypt(entry["number"])
         ref, joined = services.callbacks.request(
             privacy.number_key(number), entry["number"], entry["lang"], entry["topic"],
@@ -78,7 +102,7 @@ def replay_spool(services: Services) -> int:
 
     count = services.spool.replay(take)
     if count:
-        log.info("spool: %d callback request(s) moved into the queue", count)
+        log.info("spool: %d request(s) and SMS command(s) replayed", count)
     return count
 
 

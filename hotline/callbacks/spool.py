@@ -1,9 +1,13 @@
-"""A durable local spool for callback requests made while Redis is unreachable.
+"""A durable local spool for what must not be lost while Redis is unreachable: callback requests,
+and the SMS commands that always take effect (STOP and START, FORGET).
 
-Each request is one JSON line appended to `var/spool/callbacks.jsonl` and fsynced before the caller
-hears their reference; the number in it is encrypted. `replay` moves every line into the queue once:
-each carries an id, and the queue records the ids it has taken (`cb:req:<id>`), so a replay cut
-short and run again creates nothing twice.
+Each is one JSON line appended to `var/spool/callbacks.jsonl` and fsynced before the texter or
+caller is answered; a number in it is encrypted, or only its keyed hash is kept. `kind` says what
+the line is: "callback" (also when absent), "optout" (`value` "1" for STOP, "" for START) or
+"forget". `replay` hands every line over once, in order (so a FORGET erases a request spooled
+before it): each carries an id, the queue records the ids of the requests it has taken
+(`cb:req:<id>`), and the SMS commands are idempotent, so a replay cut short and run again creates
+nothing twice.
 """
 
 from __future__ import annotations
