@@ -419,12 +419,13 @@ def schedule() -> None:
 
 @main.group()
 def spool() -> None:
-    """The callback requests kept on disk while Redis was unreachable."""
+    """The callback requests (and STOP, START, FORGET) kept on disk while Redis was unreachable."""
 
 
 @spool.command("replay")
 def spool_replay() -> None:
-    """Move the spooled callback requests into the queue (each exactly once)."""
+    """Move the spooled callback requests into the queue and apply the spooled STOP, START and
+    FORGET (each exactly once)."""
     from hotline.callbacks.requests import replay_spool
 
     click.echo(f"{replay_spool(_services())} request(s) moved into the queue")

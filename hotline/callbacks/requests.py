@@ -9,7 +9,6 @@ import time
 import redis
 
 from hotline.callbacks import outbox
-from hotline.callbacks.queue import new_ref
 from hotline.engine.sms import Reply
 from hotline.services import Services
 from hotline.state import sms as sms_state
@@ -33,12 +32,12 @@ def open_request(services: Services, number: str, lang: str, topic: str, note: s
         ref, joined = services.callbacks.request(privacy.number_key(number),
                                                  privacy.encrypt(number), lang, topic, sealed_note)
     except redis.RedisError:
-        ref = new_ref()
-        services.spool.append({"ref": ref, "number": privacy.encrypt(number), "lang": lang,
-                               "topic": topic, "note": sealed_note,
-                               "confirm": "1" if confirm_by_sms else ""})
+        ref, joined = services.spool.add_request({
+            "number_key": privacy.number_key(number), "number": privacy.encrypt(number),
+            "lang": lang, "topic": topic, "note": sealed_note,
+            "confirm": "1" if confirm_by_sms else ""})
         log.warning("Redis unreachable: callback request %s kept in the spool", ref)
-        return ref, False
+        return ref, joined
     if confirm_by_sms and not joined:
         _confirm(services, number, lang, ref)
     if services.spool.pending():
@@ -50,7 +49,8 @@ def spool_sms_command(services: Services, number: str, reply: Reply) -> None:
     """Keep a STOP, START or FORGET received while Redis is unreachable, to apply when it is back
     (they always take effect)."""
     if reply.callback == "forget":
-        services.spool.append({"kind": "forget", "number": services.privacy.encrypt(number)})
+        services.spool.append({"kind": "forget", "number": services.privacy.encrypt(number),
+                               "number_key": services.privacy.number_key(number)})
     elif reply.opted_out is not None:
         services.spool.append({"kind": "optout", "number_key": services.privacy.number_key(number),
                                "value": "1" if reply.opted_out else ""})
@@ -97,7 +97,16 @@ def replay_spool(services: Services) -> int:
             privacy.number_key(number), entry["number"], entry["lang"], entry["topic"],
             entry.get("note", ""),
             now=float(entry["at"]), request_id=entry["id"], ref=entry["ref"])
-        if entry.get("confirm") and not joined:
+        if ref != entry["ref"]:
+            # Taken (a ticket from before spool references), or the number had an open ticket
+            # the spool could not see: the caller learns the reference that exists.
+            log.warning("spool: request %s became %s; the caller is told by SMS", entry["ref"], ref)
+            if is_textable(number, services.settings.countries):
+                name = "cb_joined" if joined else "cb_created"
+                outbox.queue_sms(services, number,
+                                 services.sms.text(entry["lang"], name, ref=ref),
+                                 f"cb-spooled:{entry['id']}")
+        elif entry.get("confirm") and not joined:
             _confirm(services, number, entry["lang"], ref)
 
     count = services.spool.replay(take)
