@@ -96,7 +96,6 @@ def run(host: str, port: int, web_workers: int) -> None:
         "worker": [str(bin_dir / "hotline"), "worker"],
     }
     processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
-    subprocess.run([str(bin_dir / "hotline"), "schedule"], env=env, check=False)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     click.echo(f"\nhotline is running on http://{shown}:{port}/  (Ctrl-C stops everything)")
     click.echo(f"Call the line from another terminal:  .venv/bin/hotline call --url "
@@ -410,11 +409,12 @@ def mediators_disable(login: str) -> None:
 
 @main.command()
 def schedule() -> None:
-    """Schedule the recurring maintenance job (claim expiry, wait alerts); safe to repeat."""
-    from workers.jobs import schedule_maintenance
+    """Run the maintenance (spool replay, claim expiry, wait alerts) once now; `hotline worker`
+    keeps it running every minute by itself. Safe to repeat."""
+    from workers.clock import tick
 
-    schedule_maintenance(_services(), seconds=1)
-    click.echo("maintenance scheduled (runs every minute in `rq worker --with-scheduler`)")
+    tick(_services(), force=True)
+    click.echo("maintenance queued (every `hotline worker` keeps it running every minute)")
 
 
 @main.group()
@@ -453,15 +453,15 @@ def export_static(directory: Path, base_url: str) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Work until the queue is empty, then stop.")
 def worker(burst: bool) -> None:
-    """An RQ worker (with its scheduler) for the `hotline` queue, the content loaded once.
+    """An RQ worker (with its scheduler) for the `hotline` queue, the content loaded once, which
+    keeps the minute-by-minute maintenance going (see workers/clock.py).
 
     Like `rq worker --with-scheduler hotline`, but the services are built before the worker
     forks a process per job, so each job starts warm instead of importing and loading again."""
-    from rq import Worker
-
     from hotline.services import job_queue
     from workers import jobs
+    from workers.clock import MaintainingWorker
 
     found = jobs.services()
-    Worker([job_queue(found.rq)], connection=found.rq).work(
+    MaintainingWorker([job_queue(found.rq)], connection=found.rq, services=found).work(
         with_scheduler=True, burst=burst)
