@@ -252,3 +252,16 @@ def test_a_reference_that_cannot_be_kept_is_corrected_by_sms(line, sandbox, twil
     bodies = [m["body"] for m in sandbox.messages if m["to"] == number]
     assert len(bodies) == 2  # the voice request's confirmation, then the correction
     assert before in bodies[1] and told not in bodies[1]
+
+
+def test_an_unusable_spool_entry_is_skipped_not_blocking(services, client):
+    """An entry that can never be used (a number encrypted under another key, a field missing)
+    must not hold up the ones after it, nor make every SMS fail while it waits."""
+    services.spool.append({"kind": "forget", "number": "not-a-fernet-token", "number_key": "x"})
+    services.spool.append({"kind": "optout"})
+    services.spool.add_request({"number_key": services.privacy.number_key("+32470300006"),
+                                "number": services.privacy.encrypt("+32470300006"),
+                                "lang": "fr", "topic": "cpas", "note": "", "confirm": ""})
+    assert sms_replies(sms_post(client, "CPAS", number="+32470300007"))
+    assert not services.spool.pending()
+    assert len(services.callbacks.waiting("fr")) == 1

@@ -7,6 +7,7 @@ import logging
 import time
 
 import redis
+from cryptography.fernet import InvalidToken
 
 from hotline.callbacks import outbox
 from hotline.engine.sms import Reply
@@ -109,7 +110,14 @@ def replay_spool(services: Services) -> int:
         elif entry.get("confirm") and not joined:
             _confirm(services, number, entry["lang"], ref)
 
-    count = services.spool.replay(take)
+    def take_usable(entry: dict[str, str]) -> None:
+        try:
+            take(entry)
+        except (InvalidToken, KeyError, ValueError, TypeError) as exc:  # never usable: not kept
+            log.error("spool: entry %s cannot be used (%s), skipped", entry.get("id", "?"),
+                      type(exc).__name__)
+
+    count = services.spool.replay(take_usable)
     if count:
         log.info("spool: %d request(s) and SMS command(s) replayed", count)
     return count
