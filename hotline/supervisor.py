@@ -95,8 +95,8 @@ class Supervisor:
             child.start()
 
     def run(self) -> int:
-        """Supervise until a signal arrives (returns 0) or a child fails on its very first start
-        (returns its exit code)."""
+        """Supervise until a signal arrives (returns 0) or a child fails by itself (not killed by
+        a signal) on its very first start (returns its exit code)."""
         while self.stop_signal is None:
             for child in self.children:
                 code = self._watch(child)
@@ -123,9 +123,10 @@ class Supervisor:
             return None
         if self.stop_signal is not None:  # Ctrl-C reached it too: no restart
             return None
-        if not child.ever_healthy and now - child.started < HEALTHY_SECONDS:
+        if code > 0 and not child.ever_healthy and now - child.started < HEALTHY_SECONDS:
+            # It failed by itself as it started (a port taken, a setting): restarting won't help.
             self.echo(f"{child.name} stopped with exit code {code} as it started", err=True)
-            return code or 1
+            return code
         ran = now - child.started
         child.delay = 0.0 if ran >= HEALTHY_SECONDS else min(max(child.delay * 2, 1.0), MAX_DELAY)
         child.due = now + child.delay

@@ -147,9 +147,10 @@ def test_run_restarts_its_worker_notices_redis_and_refuses_a_second_run(tmp_path
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
 
         # The worker dies: it is restarted, and the log says so; the web keeps serving.
+        client = redis.Redis(port=redis_port)
+        wait_until(lambda: client.smembers("rq:workers"), 60, "the worker registers")
         worker = child(service, "worker")
         worker.kill()
-        client = redis.Redis(port=redis_port)
         wait_until(lambda: child(service, "worker", 1).pid != worker.pid, 30, "a new worker")
         wait_until(lambda: len(client.smembers("rq:workers")) >= 1, 30, "it registers")
         assert service.poll() is None
