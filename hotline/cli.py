@@ -5,11 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,40 +60,69 @@ def _load_or_exit(root: Path) -> None:
               show_default="PORT or 5000")
 @click.option("--web-workers", type=int, default=2, show_default=True)
 def run(host: str, port: int, web_workers: int) -> None:
-    """Start Redis (unless REDIS_URL is set), the web service and an RQ worker; Ctrl-C stops all."""
+    """Start Redis (unless REDIS_URL is set), the web service and an RQ worker, and keep them
+    running (each is started again if it dies); Ctrl-C or SIGTERM stops all. One per data
+    directory (exit code 2 when another holds it)."""
+    from hotline.supervisor import AlreadyRunning, Child, Supervisor, lock_data_dir
+
     settings = hotline_settings.from_environment_or_exit()
+    var_dir: Path = settings.var_dir
+    try:
+        lock = lock_data_dir(var_dir)  # held until this process ends
+    except AlreadyRunning as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     _load_or_exit(settings.content_root)
     from hotline.audio.build import ensure_audio
 
     ensure_audio(settings.content_root, settings.audio_root, echo=click.echo,
                  times=settings.opening_times())
-    var_dir: Path = settings.var_dir
     env = dict(os.environ)
     embedded = None
-    if not env.get("REDIS_URL"):
-        embedded = EmbeddedRedis(var_dir / "redis", port=int(env.get("REDIS_PORT", "0")) or None)
-        env["REDIS_URL"] = embedded.start()
-        click.echo(f"Redis: embedded server {embedded.url} (data in {embedded.data_dir})")
-    if not env.get("TWILIO_AUTH_TOKEN") and env.get("HOTLINE_INSECURE_DEV") != "1":
-        env["TWILIO_AUTH_TOKEN"] = dev_auth_token(var_dir)
-        click.echo("Twilio: no TWILIO_AUTH_TOKEN, using a local development token from var/ "
-                   "(signatures are still checked; the simulator signs with it)")
-    sandbox = None
-    if not env.get("TWILIO_ACCOUNT_SID"):
-        sandbox = TwilioSandbox(SANDBOX_ACCOUNT, env.get("TWILIO_AUTH_TOKEN", ""),
-                                on_create=_show_sandbox_send)
-        env.update(TWILIO_ACCOUNT_SID=SANDBOX_ACCOUNT, TWILIO_API_BASE_URL=sandbox.start(),
-                   TWILIO_PHONE_NUMBER=env.get("TWILIO_PHONE_NUMBER") or "+3200000000")
-        click.echo(f"Twilio: no TWILIO_ACCOUNT_SID, outgoing SMS and calls go to a local sandbox "
-                   f"({sandbox.base_url}) and are printed here; nothing leaves this machine")
     bin_dir = Path(sys.executable).parent
-    commands = {
-        "web": [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers",
-                str(web_workers), "--access-logfile", "-", "hotline.wsgi:app"],
-        "worker": [str(bin_dir / "hotline"), "worker"],
-    }
-    processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
-    subprocess.run([str(bin_dir / "hotline"), "schedule"], env=env, check=False)
+    supervisor = Supervisor([], "", click.echo)
+    supervisor.install_signal_handlers()
+    sandbox = None
+    code = 0
+    try:
+        if not env.get("REDIS_URL"):
+            embedded = EmbeddedRedis(var_dir / "redis",
+                                     port=int(env.get("REDIS_PORT", "0")) or None)
+            env["REDIS_URL"] = embedded.start()
+            click.echo(f"Redis: embedded server {embedded.url} (data in {embedded.data_dir})")
+        if not env.get("TWILIO_AUTH_TOKEN") and env.get("HOTLINE_INSECURE_DEV") != "1":
+            env["TWILIO_AUTH_TOKEN"] = dev_auth_token(var_dir)
+            click.echo("Twilio: no TWILIO_AUTH_TOKEN, using a local development token from var/ "
+                       "(signatures are still checked; the simulator signs with it)")
+        if not env.get("TWILIO_ACCOUNT_SID"):
+            sandbox = TwilioSandbox(SANDBOX_ACCOUNT, env.get("TWILIO_AUTH_TOKEN", ""),
+                                    on_create=_show_sandbox_send)
+            env.update(TWILIO_ACCOUNT_SID=SANDBOX_ACCOUNT, TWILIO_API_BASE_URL=sandbox.start(),
+                       TWILIO_PHONE_NUMBER=env.get("TWILIO_PHONE_NUMBER") or "+3200000000")
+            click.echo(f"Twilio: no TWILIO_ACCOUNT_SID, outgoing SMS and calls go to a local "
+                       f"sandbox ({sandbox.base_url}) and are printed here; nothing leaves this "
+                       f"machine")
+        supervisor.children = [
+            Child("web", [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers",
+                          str(web_workers), "--access-logfile", "-", "hotline.wsgi:app"], env),
+            Child("worker", [str(bin_dir / "hotline"), "worker"], env),
+        ]
+        supervisor.redis_url, supervisor.embedded = env["REDIS_URL"], embedded
+        if supervisor.stop_signal is None:
+            supervisor.start()
+            _show_running(host, port, env["REDIS_URL"])
+        code = supervisor.run()
+    finally:
+        supervisor.stop()
+        if embedded:
+            embedded.stop()
+        if sandbox:
+            sandbox.stop()
+        os.close(lock)
+    sys.exit(code)
+
+
+def _show_running(host: str, port: int, redis_url: str) -> None:
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     click.echo(f"\nhotline is running on http://{shown}:{port}/  (Ctrl-C stops everything)")
     click.echo(f"Call the line from another terminal:  .venv/bin/hotline call --url "
@@ -104,31 +130,7 @@ def run(host: str, port: int, web_workers: int) -> None:
     click.echo(f"Text it:                              .venv/bin/hotline sms --url "
                f"http://{shown}:{port}")
     click.echo(f"Mediators' console:                   http://{shown}:{port}/console/  (add an "
-               f"account: REDIS_URL={env['REDIS_URL']} .venv/bin/hotline mediators add …)\n")
-    code = 0
-    try:
-        while code == 0:
-            for name, proc in processes.items():
-                if proc.poll() is not None:
-                    click.echo(f"{name} stopped with exit code {proc.returncode}", err=True)
-                    code = proc.returncode or 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        click.echo("\nstopping…")
-    finally:
-        for proc in processes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in processes.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if embedded:
-            embedded.stop()
-        if sandbox:
-            sandbox.stop()
-    sys.exit(code)
+               f"account: REDIS_URL={redis_url} .venv/bin/hotline mediators add …)\n")
 
 
 def _show_sandbox_send(kind: str, resource: dict[str, object]) -> None:
@@ -434,21 +436,23 @@ def mediators_disable(login: str) -> None:
 
 @main.command()
 def schedule() -> None:
-    """Schedule the recurring maintenance job (claim expiry, wait alerts); safe to repeat."""
-    from workers.jobs import schedule_maintenance
+    """Run the maintenance (spool replay, claim expiry, wait alerts) once now; `hotline worker`
+    keeps it running every minute by itself. Safe to repeat."""
+    from workers.clock import tick
 
-    schedule_maintenance(_services(), seconds=1)
-    click.echo("maintenance scheduled (runs every minute in `rq worker --with-scheduler`)")
+    tick(_services(), force=True)
+    click.echo("maintenance queued (every `hotline worker` keeps it running every minute)")
 
 
 @main.group()
 def spool() -> None:
-    """The callback requests kept on disk while Redis was unreachable."""
+    """The callback requests (and STOP, START, FORGET) kept on disk while Redis was unreachable."""
 
 
 @spool.command("replay")
 def spool_replay() -> None:
-    """Move the spooled callback requests into the queue (each exactly once)."""
+    """Move the spooled callback requests into the queue and apply the spooled STOP, START and
+    FORGET (each exactly once)."""
     from hotline.callbacks.requests import replay_spool
 
     click.echo(f"{replay_spool(_services())} request(s) moved into the queue")
@@ -476,15 +480,15 @@ def export_static(directory: Path, base_url: str) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Work until the queue is empty, then stop.")
 def worker(burst: bool) -> None:
-    """An RQ worker (with its scheduler) for the `hotline` queue, the content loaded once.
+    """An RQ worker (with its scheduler) for the `hotline` queue, the content loaded once, which
+    keeps the minute-by-minute maintenance going (see workers/clock.py).
 
     Like `rq worker --with-scheduler hotline`, but the services are built before the worker
     forks a process per job, so each job starts warm instead of importing and loading again."""
-    from rq import Worker
-
     from hotline.services import job_queue
     from workers import jobs
+    from workers.clock import MaintainingWorker
 
     found = jobs.services()
-    Worker([job_queue(found.rq)], connection=found.rq).work(
+    MaintainingWorker([job_queue(found.rq)], connection=found.rq, services=found).work(
         with_scheduler=True, burst=burst)

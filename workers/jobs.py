@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hotline import settings
 from hotline.callbacks import missed, outbox
-from hotline.services import Services, build_services, job_queue
+from hotline.services import Services, build_services
 
 _services: Services | None = None
 
@@ -52,10 +52,12 @@ def rewrite_append_only_file() -> bool:
 
 
 def maintenance() -> dict[str, object]:
-    """Every minute: put overdue claims back in line, alert mediators about long waits; then
-    schedule the next run (one chain: the job id is fixed)."""
+    """Every minute (enqueued by the workers' clock, `workers.clock`): move the spool into Redis,
+    put overdue claims back in line, alert mediators about long waits, delete old voice
+    messages at Twilio."""
     from hotline.callbacks import requests as callback_requests
     from hotline.state import erasure
+    from workers import clock
 
     found = services()
     callback_requests.replay_spool(found)
@@ -63,13 +65,5 @@ def maintenance() -> dict[str, object]:
     alerted = callback_requests.alert_long_waits(found)
     for url in found.callbacks.recordings_due():
         erasure.queue_recording_deletion(found, url)
-    schedule_maintenance(found)
+    clock.mark_done(found)
     return {"expired": expired, "alerted": alerted}
-
-
-def schedule_maintenance(found: Services, seconds: int = 60) -> None:
-    """(Re)schedule `maintenance` in `seconds`; needs `rq worker --with-scheduler`."""
-    from datetime import timedelta
-
-    job_queue(found.rq).enqueue_in(
-        timedelta(seconds=seconds), maintenance, job_id="hotline-maintenance", result_ttl=300)

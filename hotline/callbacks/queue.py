@@ -31,6 +31,7 @@ OPEN = ("waiting", "claimed")
 OUTCOMES = ("reached", "no_answer", "wrong_number", "referred")
 RETENTION_SECONDS = 30 * 24 * 3600
 REF_DIGITS = 6
+SPOOL_PREFIX = "9"  # first digit of the references the spool hands out while Redis is down
 
 # Puts every claim whose deadline has passed back in its queue at its original place.
 # KEYS: none. ARGV[1]: now. Returns the refs put back.
@@ -153,8 +154,10 @@ return new
 
 
 def new_ref() -> str:
-    """A fresh random reference: six digits, easy to say in any language."""
-    return "".join(secrets.choice("0123456789") for _ in range(REF_DIGITS))
+    """A fresh random reference: six digits, easy to say in any language; never one of the
+    spool's (which start with SPOOL_PREFIX)."""
+    first = secrets.choice("0123456789".replace(SPOOL_PREFIX, ""))
+    return first + "".join(secrets.choice("0123456789") for _ in range(REF_DIGITS - 1))
 
 
 class TicketError(Exception):

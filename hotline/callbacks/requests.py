@@ -7,11 +7,14 @@ import logging
 import time
 
 import redis
+from cryptography.fernet import InvalidToken
 
 from hotline.callbacks import outbox
-from hotline.callbacks.queue import new_ref
+from hotline.engine.sms import Reply
 from hotline.services import Services
-from hotline.state.privacy import is_textable
+from hotline.state import sms as sms_state
+from hotline.state.erasure import forget
+from hotline.state.privacy import is_textable, redact
 
 log = logging.getLogger(__name__)
 TICKETS_PER_CALL = 2  # callback requests one phone call may open
@@ -30,17 +33,31 @@ def open_request(services: Services, number: str, lang: str, topic: str, note: s
         ref, joined = services.callbacks.request(privacy.number_key(number),
                                                  privacy.encrypt(number), lang, topic, sealed_note)
     except redis.RedisError:
-        ref = new_ref()
-        services.spool.append({"ref": ref, "number": privacy.encrypt(number), "lang": lang,
-                               "topic": topic, "note": sealed_note,
-                               "confirm": "1" if confirm_by_sms else ""})
+        ref, joined = services.spool.add_request({
+            "number_key": privacy.number_key(number), "number": privacy.encrypt(number),
+            "lang": lang, "topic": topic, "note": sealed_note,
+            "confirm": "1" if confirm_by_sms else ""})
         log.warning("Redis unreachable: callback request %s kept in the spool", ref)
-        return ref, False
+        return ref, joined
     if confirm_by_sms and not joined:
         _confirm(services, number, lang, ref)
     if services.spool.pending():
         replay_spool(services)
     return ref, joined
+
+
+def spool_sms_command(services: Services, number: str, reply: Reply) -> None:
+    """Keep a STOP, START or FORGET received while Redis is unreachable, to apply when it is back
+    (they always take effect)."""
+    if reply.callback == "forget":
+        services.spool.append({"kind": "forget", "number": services.privacy.encrypt(number),
+                               "number_key": services.privacy.number_key(number)})
+    elif reply.opted_out is not None:
+        services.spool.append({"kind": "optout", "number_key": services.privacy.number_key(number),
+                               "value": "1" if reply.opted_out else ""})
+    else:
+        return
+    log.warning("Redis unreachable: an SMS command of %s kept in the spool", redact(number))
 
 
 def over_request_limit(services: Services, number: str, call: str | None = None) -> bool:
@@ -64,21 +81,45 @@ def over_request_limit(services: Services, number: str, call: str | None = None)
 
 
 def replay_spool(services: Services) -> int:
-    """Move the spooled requests into the queue (each once); returns how many were handed over."""
+    """Move the spooled requests into the queue and apply the spooled SMS commands (each once, in
+    order); returns how many were handed over."""
     privacy = services.privacy
 
     def take(entry: dict[str, str]) -> None:
+        kind = entry.get("kind", "callback")
+        if kind == "optout":
+            sms_state.set_opted_out(services.redis, entry["number_key"], bool(entry["value"]))
+            return
+        if kind == "forget":
+            forget(services, privacy.decrypt(entry["number"]))
+            return
         number = privacy.decrypt(entry["number"])
         ref, joined = services.callbacks.request(
             privacy.number_key(number), entry["number"], entry["lang"], entry["topic"],
             entry.get("note", ""),
             now=float(entry["at"]), request_id=entry["id"], ref=entry["ref"])
-        if entry.get("confirm") and not joined:
+        if ref != entry["ref"]:
+            # Taken (a ticket from before spool references), or the number had an open ticket
+            # the spool could not see: the caller learns the reference that exists.
+            log.warning("spool: request %s became %s; the caller is told by SMS", entry["ref"], ref)
+            if is_textable(number, services.settings.countries):
+                name = "cb_joined" if joined else "cb_created"
+                outbox.queue_sms(services, number,
+                                 services.sms.text(entry["lang"], name, ref=ref),
+                                 f"cb-spooled:{entry['id']}")
+        elif entry.get("confirm") and not joined:
             _confirm(services, number, entry["lang"], ref)
 
-    count = services.spool.replay(take)
+    def take_usable(entry: dict[str, str]) -> None:
+        try:
+            take(entry)
+        except (InvalidToken, KeyError, ValueError, TypeError) as exc:  # never usable: not kept
+            log.error("spool: entry %s cannot be used (%s), skipped", entry.get("id", "?"),
+                      type(exc).__name__)
+
+    count = services.spool.replay(take_usable)
     if count:
-        log.info("spool: %d callback request(s) moved into the queue", count)
+        log.info("spool: %d request(s) and SMS command(s) replayed", count)
     return count
 
 

@@ -23,6 +23,7 @@ import functools
 import time
 from dataclasses import dataclass, field
 
+from redis.client import Pipeline
 from redis.commands.core import Script
 
 from hotline.engine.sms import Conversation, Reply
@@ -140,11 +141,17 @@ def save(r: TextRedis, n: str, reply: Reply) -> None:
         pipe.set(f"sms:session:{n}", reply.node, ex=SESSION_SECONDS)
     if reply.lang is not None:
         pipe.set(f"lang:{n}", reply.lang, ex=PREFERENCE_SECONDS)
-    if reply.opted_out is True:
-        pipe.set(f"sms:optout:{n}", "1")
-    elif reply.opted_out is False:
-        pipe.delete(f"sms:optout:{n}")
+    if reply.opted_out is not None:
+        set_opted_out(pipe, n, reply.opted_out)
     pipe.execute()
+
+
+def set_opted_out(r: TextRedis | Pipeline, n: str, opted_out: bool) -> None:
+    """Opt number key `n` out (STOP) or back in (START)."""
+    if opted_out:
+        r.set(f"sms:optout:{n}", "1")
+    else:
+        r.delete(f"sms:optout:{n}")
 
 
 def remembered_language(r: TextRedis, n: str) -> str | None:

@@ -1,7 +1,8 @@
 """Twilio SMS webhook: an incoming message in, the engine's reply out as TwiML.
 
 Redis holds the conversation; when Redis is down the texter still gets an answer from the files
-(as a first contact would), and nothing is remembered.
+(as a first contact would), and nothing is remembered but callback requests and STOP, START and
+FORGET, which wait in the spool until Redis is back.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline.callbacks import outbox
-from hotline.callbacks.requests import open_request, over_request_limit
+from hotline.callbacks.requests import (
+    open_request,
+    over_request_limit,
+    replay_spool,
+    spool_sms_command,
+)
 from hotline.console import mediator_sms
 from hotline.engine import sms as sms_engine
 from hotline.engine.callback import callable_number
@@ -54,6 +60,11 @@ def incoming() -> Response:
         text = reply.text
         if reply.callback == "open":  # kept in the spool until Redis is back
             text = _callback(services, number, reply)
+        elif reply.callback == "forget" or reply.opted_out is not None:
+            spool_sms_command(services, number, reply)  # applied when Redis is back
+            if reply.callback == "forget":
+                lang = reply.answer_lang or next(iter(services.sms.languages))
+                text = services.sms.text(lang, "forget_confirm")
         elif reply.callback:
             text = services.sms.text(reply.answer_lang or "en", "cb_failed")
         return Response(_twiml(text), mimetype="text/xml")
@@ -80,6 +91,8 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     """The answer; one round trip to Redis before the engine and one after, in the common case
     (hotline/state/sms.py)."""
     r = services.redis
+    if services.spool.pending():  # what was texted during an outage first (a STOP, a FORGET)
+        replay_spool(services)
     n = services.privacy.number_key(number)
     incoming = sms_state.begin(r, n, sid)
     if incoming.earlier is not None:  # Twilio retried this message: same answer, no second effect
