@@ -109,6 +109,16 @@ def test_a_common_word_is_no_typo_of_another_word(sms, word, not_taken_for):
     assert not_taken_for not in sms.lexicon.index.steps_of(word)
 
 
+def test_a_common_first_word_is_no_keyword_mistyped(sms):
+    """"beni" (Turkish: me) is one letter from BANI (Romanian: money), but people write it for
+    itself: no Romanian money answer to a Turkish sentence."""
+    from hotline.engine.understanding import understand
+
+    found = understand(sms, "beni arayabilir misiniz")
+    assert found.topic != "money" and "ro" not in found.langs[:1]
+    assert understand(sms, "hlup").topic == "help"  # a real typo of a keyword still counts
+
+
 @pytest.mark.parametrize(("word", "form_of"), [
     ("ШКОЛИ", "ШКОЛА"), ("PERSONNES", "PERSONNE"), ("FEVR", None), ("MEDCIN", None),
 ])

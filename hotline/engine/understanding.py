@@ -103,7 +103,9 @@ def understand(sms: SmsContent, body: str, remembered: str | None = None) -> Und
                              note=body.strip() if callback else "", langs=likely)
     if any(h.entry.target == HELP for h in hits):
         return Understanding(topic=HELP, langs=likely)
-    if first is not None and first.target in topic_names(sms.voice):  # "hlup": a keyword typo
+    if first is not None and first.target in topic_names(sms.voice) and (
+            content[0] not in sms.lexicon.index.common):  # "hlup": a keyword typo; "beni" is
+        # Turkish for "me", no BANI (Romanian money) mistyped
         return Understanding(topic=first.target, langs=langs([first.langs]))
     return Understanding(langs=likely)
 
