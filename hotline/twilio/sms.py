@@ -15,11 +15,13 @@ from twilio.twiml.messaging_response import MessagingResponse
 from hotline.callbacks import outbox
 from hotline.callbacks.requests import open_request, over_request_limit
 from hotline.console import mediator_sms
+from hotline.content.segments import cost
 from hotline.engine import sms as sms_engine
 from hotline.engine.callback import callable_number
 from hotline.services import Services
 from hotline.state import sms as sms_state
 from hotline.state.erasure import forget
+from hotline.state.events import Event
 from hotline.state.privacy import is_textable, redact
 from hotline.twilio.signatures import twilio_only
 
@@ -78,16 +80,22 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     over = bool(reply.text or reply.callback) and sms_state.over_rate(
         r, n, services.settings.sms_replies_per_hour)
     # STOP, START and FORGET count like any reply, but always take effect and are confirmed.
+    about = reply.about or "none"
     if over and reply.opted_out is None and reply.callback != "forget":
         log.warning("reply limit reached for %s: not answering", redact(number))
-        reply = sms_engine.Reply(None)
+        reply, about = sms_engine.Reply(None), "limited"
     else:
         sms_state.save(r, n, reply)
+    lang = reply.answer_lang or reply.lang or conversation.lang or ""
     text = _callback(services, number, reply) if reply.callback else reply.text
     if text and not outbox.count_reply(services):
-        text = None  # today's SMS cap is reached: the admins are alerted
+        text, about = None, "capped"  # today's SMS cap is reached: the admins are alerted
     twiml = _twiml(text)
     sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
+    events = [Event("sms", lang, about)]
+    if text:
+        events.append(Event("sms_segments", lang, count=cost(text).segments))
+    services.events.add(*events)
     return twiml
 
 
