@@ -187,42 +187,49 @@ def _level(level: int) -> str:
 # --- charts -------------------------------------------------------------------------------------
 
 STYLE = Style(background="white", plot_background="white", font_family="sans-serif",
-              label_font_size=13, major_label_font_size=13, legend_font_size=14,
-              title_font_size=16, value_font_size=13, tooltip_font_size=13)
+              label_font_size=14, major_label_font_size=14, legend_font_size=15,
+              title_font_size=17, value_font_size=14, tooltip_font_size=14,
+              no_data_font_size=24)
 
 
-def _chart(kind: type[pygal.graph.graph.Graph], title: str, **config: object) -> pygal.Graph:
-    return kind(style=STYLE, js=[], width=480, height=360, title=title,
-                disable_xml_declaration=True, legend_at_bottom=True, legend_at_bottom_columns=4,
+def _chart(kind: type[pygal.graph.graph.Graph], title: str, most: int,
+           **config: object) -> pygal.Graph:
+    """A chart small enough to stay legible on a phone, counted in whole numbers up to
+    `most`."""
+    step = max(1, -(-most // 5))
+    return kind(style=STYLE, js=[], width=400, height=340, title=title,
+                disable_xml_declaration=True, legend_at_bottom=True, legend_at_bottom_columns=3,
                 print_values=False, show_minor_x_labels=False, truncate_legend=-1,
-                truncate_label=-1, **config)
+                truncate_label=-1, y_labels=list(range(0, most + step, step)), **config)
 
 
 def chart(name: str, f: Figures) -> str:
     """The SVG of chart `name` (one of CHARTS)."""
     if name in ("calls", "sms"):
         by_day = f.calls if name == "calls" else f.sms
-        c = _chart(pygal.StackedBar, f"{'Calls' if name == 'calls' else 'SMS'} per day",
-                   x_label_rotation=45, x_labels_major_every=max(1, len(f.days) // 8))
+        most = max((sum(by_day[day].values()) for day in f.days), default=0)
+        c = _chart(pygal.StackedBar, f"{'Calls' if name == 'calls' else 'SMS'} per day", most,
+                   x_label_rotation=45, x_labels_major_every=max(1, len(f.days) // 6))
         c.x_labels = [f"{day:%d %b}" for day in f.days]
         for lang in _langs(f, by_day):
             values = [by_day[day][lang] for day in f.days]
             if any(values):
                 c.add(lang, values)
     elif name == "items":
-        c = _chart(pygal.HorizontalBar, f"Top {TOP_ITEMS} items")
         top = f.top_items()
+        c = _chart(pygal.HorizontalBar, f"Top {TOP_ITEMS} items",
+                   max((m["heard"] + m["sms"] for _, m in top), default=0))
         c.x_labels = [item for item, _ in top]
         for measure in ("heard", "heard to the end", "sms"):
             c.add("answered by SMS" if measure == "sms" else measure,
                   [measures[measure] for _, measures in top])
     elif name == "funnel":
-        c = _chart(pygal.Bar, "Calls reaching each menu level")
+        c = _chart(pygal.Bar, "Calls reaching each menu level", max(f.funnel.values(), default=0))
         levels = sorted(f.funnel)
         c.x_labels = [_level(level) for level in levels]
         c.add("calls", [f.funnel[level] for level in levels])
     elif name == "callbacks":
-        c = _chart(pygal.Bar, "Callback outcomes")
+        c = _chart(pygal.Bar, "Callback outcomes", max(f.outcomes.values(), default=0))
         names = sorted(f.outcomes)
         c.x_labels = names
         c.add("tickets", [f.outcomes[n] for n in names])
