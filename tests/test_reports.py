@@ -97,7 +97,7 @@ def _labels(svg: str) -> list[str]:
 
 
 @pytest.fixture
-def scripted_day(app, services, client, twilio_env):
+def scripted_day(app, services, client, twilio_env, sandbox):
     """The day: three calls, two texters (one asks for an item, both ask for a callback, one
     with a note), two tickets worked by a mediator, the SMS sent by a real RQ worker. Returns
     what the test needs to check against."""
@@ -141,9 +141,26 @@ def scripted_day(app, services, client, twilio_env):
              page=f"/console/ticket/{second}")
     assert services.callbacks.get(second).status == "unreachable"
     client.get("/console/", **HTTPS)  # shows (and so clears) the messages about the outcomes
+    queued = _metrics(client)["hotline_rq_queued_jobs"][()]
+    sandbox.fail_next(1, 503)  # Twilio fails once: the job is retried
     run_jobs(twilio_env)  # the SMS asked for in call A, the "unreachable" SMS
-    return {"replies": replies, "refs": (first, second),
+    assert len(sandbox.messages) == 2
+    return {"replies": replies, "refs": (first, second), "queued": queued,
             "today": dt.datetime.now(services.hours.zone).date().isoformat()}
+
+
+def _metrics(client) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """/metrics, read by Prometheus's own parser: sample name -> labels -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype == "text/plain"
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        for sample in family.samples:
+            out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return out
 
 
 EXPECTED_CSV = {
@@ -207,6 +224,29 @@ def test_scripted_day_reports_equal_the_events_sent(client, services, scripted_d
     assert _svg_series(svgs["callbacks"]) == {"tickets": [3, 1, 1]}  # no_answer, reached, unr.
     assert "20 min 00 s" in html and "30 min 00 s" in html  # median and 90th percentile
 
+    metrics = _metrics(client)
+    metrics_text = client.get("/metrics").get_data(as_text=True)
+    steps = 4 + 0 + 3  # keys pressed in calls A, B and C
+    latency = metrics["hotline_webhook_seconds_count"]
+    assert latency[(("route", "/voice"),)] == 3
+    assert latency[(("route", "/voice/step"),)] == steps
+    assert latency[(("route", "/voice/status"),)] == 4
+    assert latency[(("route", "/sms"),)] == 6
+    assert metrics["hotline_webhook_seconds_bucket"][
+        (("le", "+Inf"), ("route", "/sms"))] == 6
+    assert scripted_day["queued"] == 2  # the two SMS, before the worker ran
+    assert metrics["hotline_rq_queued_jobs"][()] == 0
+    assert metrics["hotline_rq_failed_jobs"][()] == 0
+    assert metrics["hotline_twilio_api_errors_total"] == {(("code", "20500"),): 1}
+    assert metrics["hotline_outbox_retries_total"] == {(("kind", "sms"),): 1}
+    assert metrics["hotline_callbacks_waiting"][(("lang", "fr"),)] == 0
+    assert metrics["hotline_callbacks_oldest_wait_seconds"][(("lang", "fr"),)] == 0
+    # The cap counts each attempt: six answers, two SMS sent, one attempt Twilio refused.
+    assert metrics["hotline_daily_cap_used"][(("kind", "sms"),)] == 6 + 2 + 1
+    events = metrics["hotline_events_today"]
+    assert events[(("event", "call"),)] == 3 and events[(("event", "sms"),)] == 6
+    assert events[(("event", "cb_requested"),)] == 2
+
     printed = client.get(f"/console/reports/print?from={day}&to={day}", **HTTPS)
     assert printed.status_code == 200 and "Hotline report" in printed.get_data(as_text=True)
 
@@ -216,8 +256,8 @@ def test_scripted_day_reports_equal_the_events_sent(client, services, scripted_d
     events = [f"{k}={v}" for key in services.redis.keys("ev:*")
               for k, v in (services.redis.hgetall(key).items() if services.redis.type(key) ==
                            "hash" else [(key, services.redis.lrange(key, 0, -1))])]
-    everything = "\n".join([html, csv_text, *svgs.values(), *services.redis.keys("ev:*"),
-                            *events])
+    everything = "\n".join([html, csv_text, metrics_text, *svgs.values(),
+                            *services.redis.keys("ev:*"), *events])
     secrets = [MOBILE, TEXTER, *CALLERS.values(), *SIDS.values(), *scripted_day["refs"], NOTE,
                "Peeters", "proprietaire"]
     for secret in secrets:
