@@ -218,6 +218,7 @@ def test_scripted_day_reports_equal_the_events_sent(client, services, scripted_d
     assert _svg_series(svgs["calls"]) == {"fr": [1], "nl": [1], "none": [1]}
     assert _svg_series(svgs["sms"]) == {"fr": [6]}
     assert _svg_series(svgs["funnel"]) == {"calls": [3, 2, 2, 2]}
+    assert "What the CPAS is" in svgs["items"]  # items by their names, not their keys
     items = _svg_series(svgs["items"])
     assert items["heard"] == [1, 1] and items["heard to the end"] == [1, 0]
     assert items["answered by SMS"] == [1, 0]

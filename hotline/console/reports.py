@@ -197,14 +197,17 @@ def _chart(kind: type[pygal.graph.graph.Graph], title: str, most: int,
     """A chart small enough to stay legible on a phone, counted in whole numbers up to
     `most`."""
     step = max(1, -(-most // 5))
+    options: dict[str, object] = {"legend_at_bottom_columns": 3, **config}
     return kind(style=STYLE, js=[], width=400, height=340, title=title,
-                disable_xml_declaration=True, legend_at_bottom=True, legend_at_bottom_columns=3,
-                print_values=False, show_minor_x_labels=False, truncate_legend=-1,
-                truncate_label=-1, y_labels=list(range(0, most + step, step)), **config)
+                disable_xml_declaration=True, legend_at_bottom=True, print_values=False,
+                show_minor_x_labels=False, truncate_legend=-1, truncate_label=-1,
+                y_labels=list(range(0, most + step, step)), **options)
 
 
-def chart(name: str, f: Figures) -> str:
-    """The SVG of chart `name` (one of CHARTS)."""
+def chart(name: str, f: Figures, labels: dict[str, str] | None = None) -> str:
+    """The SVG of chart `name` (one of CHARTS); `labels` name the items (default: their
+    node names)."""
+    labels = labels or {}
     if name in ("calls", "sms"):
         by_day = f.calls if name == "calls" else f.sms
         most = max((sum(by_day[day].values()) for day in f.days), default=0)
@@ -218,8 +221,9 @@ def chart(name: str, f: Figures) -> str:
     elif name == "items":
         top = f.top_items()
         c = _chart(pygal.HorizontalBar, f"Top {TOP_ITEMS} items",
-                   max((m["heard"] + m["sms"] for _, m in top), default=0))
-        c.x_labels = [item for item, _ in top]
+                   max((m["heard"] + m["sms"] for _, m in top), default=0),
+                   legend_at_bottom_columns=1)
+        c.x_labels = [labels.get(item, item) for item, _ in top]
         for measure in ("heard", "heard to the end", "sms"):
             c.add("answered by SMS" if measure == "sms" else measure,
                   [measures[measure] for _, measures in top])
@@ -310,7 +314,9 @@ def svg(name: str) -> Response:
     """One chart as an SVG image."""
     if name not in CHARTS:
         abort(404)
-    return Response(chart(name, _figures()), mimetype="image/svg+xml")
+    sms = _services().sms.languages
+    labels = (sms.get("en") or next(iter(sms.values()))).labels
+    return Response(chart(name, _figures(), labels), mimetype="image/svg+xml")
 
 
 @bp.get("/report.csv")
