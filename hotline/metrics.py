@@ -130,7 +130,7 @@ def alive_workers(services: Services) -> list[BaseWorker]:
 
 def init_app(app: Flask, services: Services) -> None:
     """Time the webhooks, and keep this app's registry (its histogram, the Redis collector)."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry()  # not auto_describe: it would read Redis at start-up
     latency = Histogram("hotline_webhook_seconds", "time to answer a Twilio webhook, by route",
                         ["route"], buckets=LATENCY_BUCKETS, registry=registry)
     collector = RedisCollector(services)

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from hotline.content.segments import cost
-from hotline.state.events import Event
+from hotline.state.events import Event, events
 from tests.helpers import (
     CALL,
     HTTPS,
@@ -294,7 +294,7 @@ def test_a_malformed_period_is_a_400(client, services, query):
 
 def test_an_event_cannot_hold_a_number_or_free_text():
     for bad in ("+32470123456", "32470123456", "0470 12 34 56", "Jan Peeters", "a" * 41,
-                "item|x", "CA" + "1" * 32):
+                "item|x", "CA" + "1" * 32, "ref482913", "x1234", "12"):
         with pytest.raises(ValueError):
             Event("sms", "fr", bad)
         with pytest.raises(ValueError):
@@ -302,6 +302,8 @@ def test_an_event_cannot_hold_a_number_or_free_text():
     with pytest.raises(ValueError):
         Event("anything")
     assert Event("reached", "fr", "3").field == "reached|fr|3"
+    assert Event("heard", "pt-BR", "covid19_help").lang == "pt-BR"
+    assert events("heard", "fr", "a node name with spaces") == ()  # logged, not counted
 
 
 def test_a_status_callback_needs_a_signature_and_its_fields(client):

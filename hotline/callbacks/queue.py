@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from hotline.state.client import TextRedis
-from hotline.state.events import Event, Events
+from hotline.state.events import Events, events
 
 STATUSES = ("waiting", "claimed", "done", "unreachable", "cancelled")
 OPEN = ("waiting", "claimed")
@@ -227,8 +227,8 @@ class CallbackQueue:
             if int(joined) >= 0:
                 ref = str(got)
                 if self.events:
-                    self.events.add(Event("cb_joined" if int(joined) else "cb_requested", lang,
-                                          topic), now=now)
+                    self.events.add(*events("cb_joined" if int(joined) else "cb_requested",
+                                            lang, topic), now=now)
                 if sealed_note:
                     self._log(ref, "note", "", now, sealed=sealed_note)
                 return ref, bool(int(joined))
@@ -245,7 +245,7 @@ class CallbackQueue:
                          args=[repr(now), repr(now + self.claim_seconds), mediator])
         ticket = self.get(ref) if ref else None
         if ticket and self.events:
-            self.events.add(Event("cb_taken", ticket.lang), now=now)
+            self.events.add(*events("cb_taken", ticket.lang), now=now)
             if self.r.hget(f"cb:ticket:{ticket.ref}", "first_claimed") == repr(now):
                 self.events.add_wait(ticket.lang, now - ticket.created, now=now)
         return ticket
@@ -268,8 +268,8 @@ class CallbackQueue:
             raise TicketError(result[4:])
         if self.events:
             lang = self.r.hget(f"cb:ticket:{ref}", "lang") or ""
-            closed = [Event("cb_closed", lang, result)] if result != "waiting" else []
-            self.events.add(Event("cb_outcome", lang, outcome), *closed, now=now)
+            closed = events("cb_closed", lang, result) if result != "waiting" else ()
+            self.events.add(*events("cb_outcome", lang, outcome), *closed, now=now)
         return result
 
     def get(self, ref: str) -> Ticket | None:

@@ -68,6 +68,7 @@ class Figures:
     sms_about: Counter[str] = field(default_factory=Counter)  # command or menu -> SMS
     callbacks: Counter[str] = field(default_factory=Counter)  # requested, joined, taken…
     outcomes: Counter[str] = field(default_factory=Counter)  # outcome or final status -> count
+    undelivered: Counter[str] = field(default_factory=Counter)  # lang -> SMS not delivered
     waits: list[int] = field(default_factory=list)  # seconds, each ticket's first wait
 
     @property
@@ -132,7 +133,7 @@ def figures(counts: list[Count], waits: list[tuple[dt.date, str, int]], content:
         elif c.name == "cb_closed" and c.what == "unreachable":
             out.outcomes["unreachable after attempts"] += c.count
         elif c.name == "sms_undelivered":
-            out.callbacks["sms undelivered"] += c.count
+            out.undelivered[c.lang or NONE] += c.count
     for day in out.days:  # calls that never reached the main menu
         missing = started[day] - sum(out.calls[day].values())
         if missing > 0:
@@ -149,6 +150,8 @@ def rows(f: Figures) -> Iterator[tuple[str, str, str, str, int | float | str]]:
                 yield section, day.isoformat(), lang, "", by_day[day][lang]
     for lang, count in sorted(f.segments.items()):
         yield "sms segments sent", "", lang, "", count
+    for lang, count in sorted(f.undelivered.items()):
+        yield "sms undelivered", "", lang, "", count
     for about, count in sorted(f.sms_about.items()):
         yield "sms answers", "", "", about, count
     for item, measures in sorted(f.items.items()):

@@ -29,6 +29,7 @@ unreachable, cancelled), sms_undelivered (an SMS Twilio could not deliver).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -42,9 +43,10 @@ CALL_SECONDS = 6 * 3600
 EVENTS = ("call", "call_end", "heard", "item_done", "reached", "code", "sms_by_voice", "sms",
           "sms_segments", "cb_requested", "cb_joined", "cb_taken", "cb_outcome", "cb_closed",
           "sms_undelivered")
-# A language code, a node or topic name, a command, an outcome, a level: never digits enough
-# to be part of a number (the longest value a count may be about is a level, one digit).
-_VALUE = re.compile(r"(?!.*[0-9]{2})[a-z][a-z0-9_-]{0,39}|[0-9]?")
+# A language code, a node or topic name, a command, an outcome (a name: a letter first, no run of
+# four digits, no space), or a menu level (one digit): never a number, a reference or a text.
+_VALUE = re.compile(r"(?!.*[0-9]{4})[A-Za-z][A-Za-z0-9_-]{0,39}|[0-9]?")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,20 @@ class Event:
     def field(self) -> str:
         """The hash field, without its hour."""
         return f"{self.name}|{self.lang}|{self.what}"
+
+
+def events(name: str, lang: str = "", what: str = "", count: int = 1) -> tuple[Event, ...]:
+    """The event, or none when a value is refused (a content name that does not fit: it is
+    logged, and the request goes on)."""
+    try:
+        return (Event(name, lang, what, count),)
+    except ValueError:
+        log.warning("event %s not counted: a value is not a name", name)
+        return ()
+
+
+def _name(value: str, instead: str = "") -> str:
+    return value if _VALUE.fullmatch(value) else instead
 
 
 @dataclass(frozen=True)
@@ -156,17 +172,16 @@ class Events:
         for event in events:
             pairs += [event.field, event.count]
         mode = "end" if end else ("step" if call else "none")
-        Event("call", lang, node if node and _VALUE.fullmatch(node) else "")  # validates
+        lang, node = _name(lang), _name(node, "unnamed") if node else ""
         self._call(keys=[f"ev:{day}", f"ev:call:{call}"],
                    args=[KEEP_SECONDS, hour, repr(now), CALL_SECONDS, mode, lang, node, depth,
                          round(needs, 1), *pairs])
 
     def add_wait(self, lang: str, seconds: float, now: float | None = None) -> None:
         """Keep how long a callback ticket waited before it was first taken."""
-        Event("cb_taken", lang)  # validates the language
         day, _, _ = self._when(now)
         pipe = self.r.pipeline(transaction=False)
-        pipe.rpush(f"ev:wait:{day}", f"{lang} {max(0, round(seconds))}")
+        pipe.rpush(f"ev:wait:{day}", f"{_name(lang)} {max(0, round(seconds))}")
         pipe.expire(f"ev:wait:{day}", KEEP_SECONDS)
         pipe.execute()
 

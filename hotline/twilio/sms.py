@@ -21,7 +21,7 @@ from hotline.engine.callback import callable_number
 from hotline.services import Services
 from hotline.state import sms as sms_state
 from hotline.state.erasure import forget
-from hotline.state.events import Event
+from hotline.state.events import events
 from hotline.state.privacy import is_textable, redact
 from hotline.twilio.signatures import twilio_only
 
@@ -92,10 +92,10 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         text, about = None, "capped"  # today's SMS cap is reached: the admins are alerted
     twiml = _twiml(text)
     sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
-    events = [Event("sms", lang, about)]
+    counted = events("sms", lang, about)
     if text:
-        events.append(Event("sms_segments", lang, count=cost(text).segments))
-    services.events.add(*events)
+        counted += events("sms_segments", lang, count=cost(text).segments)
+    services.events.add(*counted)
     return twiml
 
 

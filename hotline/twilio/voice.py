@@ -30,7 +30,7 @@ from hotline.engine import voice as engine
 from hotline.engine.turns import Caller, spoken_digits
 from hotline.services import Services
 from hotline.state import sms as sms_state
-from hotline.state.events import Event
+from hotline.state.events import Event, events
 from hotline.state.privacy import InvalidToken, is_textable, normalize_number, redact
 from hotline.twilio.signatures import twilio_only
 from hotline.twilio.twiml import position_from, render
@@ -88,7 +88,7 @@ def incoming() -> Response:
                 services.redis, services.privacy.number_key(caller))
     hint = services.content.hinted_language(caller if caller.startswith("+") else None)
     turn = engine.incoming(services.content, remembered, _caller(services), hint)
-    _count(services, None, turn, [Event("call")])
+    _count(services, None, turn, [*events("call")])
     return _twiml(services, turn)
 
 
@@ -100,16 +100,16 @@ def step() -> Response:
     at = position_from(request.args)
     caller = _caller(services)
     turn = engine.respond(services.content, at, request.form.get("Digits"), caller)
-    events = []
+    counted: list[Event] = []
     if at.step == engine.CODE_STEP:
         item = services.content.item_by_code((request.form.get("Digits") or "").strip())
-        events.append(Event("code", at.lang or "", item.name if item else "unknown"))
+        counted += events("code", at.lang or "", item.name if item else "unknown")
     if turn.send_sms and not _queue_item_sms(services, turn, caller):
         turn = engine.respond(services.content, at, request.form.get("Digits"),
                               Caller(caller.number, False, caller.reopens, caller.countries,
                                      caller.offered))
     elif turn.send_sms:
-        events.append(Event("sms_by_voice", at.lang or "", turn.send_sms))
+        counted += events("sms_by_voice", at.lang or "", turn.send_sms)
     if turn.keep_number and turn.listen:
         turn = replace(turn, listen=replace(turn.listen,
                                             carry=services.privacy.encrypt(turn.keep_number)))
@@ -117,7 +117,7 @@ def step() -> Response:
         turn = _open_ticket(services, at, turn.open_ticket, caller)
     if at.node == LANGUAGE_MENU and turn.listen and turn.listen.lang and caller.number:
         _remember_language(services, caller.number, turn.listen.lang)
-    _count(services, at, turn, events)
+    _count(services, at, turn, counted)
     return _twiml(services, turn)
 
 
@@ -180,7 +180,7 @@ def status() -> Response:
 
 
 def _count(services: Services, at: engine.Position | None, turn: engine.Turn | None,
-           events: list[Event], sid: str | None = None) -> None:
+           counted: list[Event], sid: str | None = None) -> None:
     """Count this request's events and where the call now is (None `turn`: the call ended):
     one round trip, skipped for a while once Redis has failed (the line answers without it)."""
     global _events_paused_until
@@ -192,10 +192,10 @@ def _count(services: Services, at: engine.Position | None, turn: engine.Turn | N
         lang, node = listen.lang or "", listen.node
         depth = _depth(content, node)
         if node != LANGUAGE_MENU and (at is None or node != at.node):
-            events.append(Event("heard", lang, node))
+            counted += events("heard", lang, node)
         needs = _item_seconds(services, turn) if turn else 0.0
     try:
-        services.events.call_step(sid or request.form.get("CallSid", ""), events, lang=lang,
+        services.events.call_step(sid or request.form.get("CallSid", ""), counted, lang=lang,
                                   node=node, depth=depth, needs=needs, end=turn is None)
     except redis.RedisError:
         _events_paused_until = time.monotonic() + EVENTS_PAUSE_SECONDS
