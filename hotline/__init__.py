@@ -66,7 +66,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
         PERMANENT_SESSION_LIFETIME=8 * 3600,
     )
 
+    from hotline import metrics
     from hotline.audio import media
+    from hotline.console import reports
     from hotline.console import views as console
     from hotline.twilio import sms, voice
 
@@ -77,6 +79,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     app.register_blueprint(sms.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(metrics.bp)
+    metrics.init_app(app, services)
 
     @app.after_request
     def _nosniff(response: Response) -> Response:
@@ -85,7 +90,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
 
     @app.get("/healthz")
     def healthz() -> Response:
-        """Liveness: the voice line answers without Redis, so Redis is reported, not required."""
+        """Liveness: the voice line answers without Redis, so Redis is reported, not required
+        (readiness: /readyz)."""
         return jsonify(status="ok", languages=list(services.content.languages),
                        redis=services.redis_status())
 

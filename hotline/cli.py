@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -102,6 +103,12 @@ def run(host: str, port: int, web_workers: int) -> None:
             click.echo(f"Twilio: no TWILIO_ACCOUNT_SID, outgoing SMS and calls go to a local "
                        f"sandbox ({sandbox.base_url}) and are printed here; nothing leaves this "
                        f"machine")
+        # prometheus_client adds up the web workers' webhook timings from files here (emptied at
+        # each start: the counters of processes that are gone must not be counted).
+        metrics_dir = var_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
         supervisor.children = [
             Child("web", [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers",
                           str(web_workers), "--access-logfile", "-", "hotline.wsgi:app"], env),

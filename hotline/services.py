@@ -22,6 +22,7 @@ from hotline.content.ivr import Content, load_content
 from hotline.content.sms import SmsContent, load_sms_content
 from hotline.settings import Settings
 from hotline.state.client import TextRedis
+from hotline.state.events import Events
 from hotline.state.privacy import Privacy, secret_from
 from hotline.twilio.rest import twilio_client
 
@@ -88,7 +89,13 @@ class Services:
     @cached_property
     def callbacks(self) -> CallbackQueue:
         """The callback tickets and queues."""
-        return CallbackQueue(self.redis, self.settings.claim_seconds, self.settings.max_attempts)
+        return CallbackQueue(self.redis, self.settings.claim_seconds, self.settings.max_attempts,
+                             events=self.events)
+
+    @cached_property
+    def events(self) -> Events:
+        """The anonymous event counts the reports read, in the opening hours' time zone."""
+        return Events(self.redis, self.hours.zone)
 
     @cached_property
     def mediators(self) -> Mediators:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hotline.callbacks.hours import HoursError, OpeningHours, parse_closed_days, parse_hours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+IPNetwork = IPv4Network | IPv6Network
 
 
 class SettingsError(ValueError):
@@ -60,6 +62,8 @@ class Settings:
     missed_call_reply: str
     missed_callbacks_per_day: int
     missed_call_delay_seconds: float
+    metrics_token: str
+    metrics_allow: tuple[IPNetwork, ...]
 
     def opening_times(self) -> tuple[str, ...]:
         """The times of day callbacks start, as the line speaks them (rendered ahead)."""
@@ -132,6 +136,15 @@ def _reply(value: str) -> str:
     if value not in ("call", "sms"):
         raise ValueError("write call (the voice menu) or sms (the SMS menu)")
     return value
+
+
+def _networks(value: str) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(ip_network(part.strip()) for part in value.split(",")
+                     if part.strip() not in ("", "-"))
+    except ValueError as exc:
+        raise ValueError("write addresses or networks separated by commas, e.g. "
+                         "127.0.0.1,10.0.0.0/8") from exc
 
 
 def _zone(value: str) -> str:
@@ -233,6 +246,10 @@ VARIABLES: tuple[Variable, ...] = (
              "retries of a failed Twilio request before it is listed as failed"),
     Variable("HOTLINE_SEND_STALE_SECONDS", "send_stale_seconds", _seconds, "60",
              "a send claimed this long ago by a worker that died is checked at Twilio"),
+    Variable("HOTLINE_METRICS_TOKEN", "metrics_token", _text, "",
+             "a scraper sending `Authorization: Bearer <token>` may read /metrics"),
+    Variable("HOTLINE_METRICS_ALLOW", "metrics_allow", _networks, "127.0.0.1,::1",
+             "addresses or networks that may read /metrics without the token (none: `-`)"),
 )
 _BY_FIELD = {v.field: v for v in VARIABLES}
 

@@ -68,3 +68,54 @@ def test_log_in_take_next_record_outcome_log_out(services, served):
         page.goto(f"{served}/console/ticket/{ref}")
         assert "/console/login" in page.url
         chrome.close()
+
+
+def test_reports_page_on_a_phone_with_the_strict_policy(services, served, client):
+    """The reports page at 360 px: charts load as images under the console's policy (no
+    violation reported), nothing is wider than the screen, the CSV downloads."""
+    from tests.helpers import PUBLIC, sms_post, twilio_post
+
+    services.mediators.add("amina", "Amina", ["fr", "ar"], "+32470999888",
+                           "correct horse battery", role="admin")
+    served_settings = services.settings
+    services.settings = served_settings.replace(public_base_url=PUBLIC)  # as Twilio signs
+    assert twilio_post(client, "/voice", {"From": MOBILE}).status_code == 200
+    for body in ("AIDE", "1", "1"):
+        assert sms_post(client, body).status_code == 200
+    services.settings = served_settings
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as pw:
+        chrome = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = chrome.new_page(viewport={"width": 360, "height": 740}, accept_downloads=True)
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning")
+                else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{served}/console/login")
+        page.fill("input[name=login]", "amina")
+        page.fill("input[name=password]", "correct horse battery")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=Callback queues")
+        page.click("text=Reports")
+        page.wait_for_selector("h1:text('Reports')")
+        page.wait_for_load_state("networkidle")
+        loaded = page.eval_on_selector_all(
+            "img.chart", "imgs => imgs.map(i => [i.id, i.complete && i.naturalWidth > 0, "
+                         "i.getBoundingClientRect().width])")
+        assert len(loaded) == 5 and all(ok for _, ok, _ in loaded), loaded
+        assert all(0 < width <= 360 for _, _, width in loaded), loaded
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert page.inner_text("#sms").splitlines()[1].split("\t")[:2] == ["Français", "3"]
+        page.screenshot(path=str(SHOTS / "reports-360.png"), full_page=True)
+        with page.expect_download() as download:
+            page.click("text=Download CSV")
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+        assert text.startswith("section,day,language,what,value")
+        page.click("text=Print view")
+        page.wait_for_selector("text=Hotline report")
+        page.emulate_media(media="print")
+        assert not page.is_visible("header")
+        page.screenshot(path=str(SHOTS / "reports-print.png"), full_page=True)
+        assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], \
+            problems
+        chrome.close()

@@ -37,6 +37,7 @@ from rq import Retry
 from twilio.base.exceptions import TwilioRestException
 
 from hotline.services import QUEUE, Services
+from hotline.state import ops
 from hotline.state import sms as sms_state
 from hotline.state.client import TextRedis
 from hotline.state.privacy import redact
@@ -49,7 +50,12 @@ KEEP_SECONDS = 7 * 24 * 3600
 
 
 class DeliveryError(Exception):
-    """Twilio refused or could not be reached; the job is retried, then listed as failed."""
+    """Twilio refused or could not be reached; the job is retried, then listed as failed.
+    `code`: Twilio's error code (or "network", "timeout") when Twilio's API failed."""
+
+    def __init__(self, message: str, code: str = ""):
+        super().__init__(message)
+        self.code = code
 
 
 class InFlight(DeliveryError):
@@ -239,7 +245,16 @@ def _alert_admins(services: Services, text: str) -> None:
 def _once(services: Services, key: str, send: Callable[[], str],
           find: Callable[[float], str | None]) -> str | None:
     """Run `send` exactly once for `key`; see the module's docstring. Returns the new SID, or
-    None when it was sent before."""
+    None when it was sent before. A failed attempt is counted for /metrics (hotline.state.ops)."""
+    try:
+        return _send_once(services, key, send, find)
+    except DeliveryError as exc:
+        ops.count_failed_send(services.redis, key.split(":", 1)[0], exc.code)
+        raise
+
+
+def _send_once(services: Services, key: str, send: Callable[[], str],
+               find: Callable[[float], str | None]) -> str | None:
     r = services.redis
     state, now = f"out:{key}", time.time()
     claim = f"sending:{now!r}"
@@ -286,8 +301,10 @@ def _ask_twilio(call: Callable[[], T]) -> T:
     except CapReached:
         raise
     except TwilioRestException as exc:
-        raise DeliveryError(f"Twilio answered {exc.status} (error {exc.code})") from None
+        raise DeliveryError(f"Twilio answered {exc.status} (error {exc.code})",
+                            str(exc.code or exc.status)) from None
     except requests.Timeout:
-        raise InFlight("no answer from Twilio in time: it may have been sent") from None
+        raise InFlight("no answer from Twilio in time: it may have been sent", "timeout") \
+            from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"Twilio unreachable ({type(exc).__name__})") from None
+        raise DeliveryError(f"Twilio unreachable ({type(exc).__name__})", "network") from None

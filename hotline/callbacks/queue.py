@@ -4,7 +4,7 @@ Keys (a non-clustered Redis: the scripts touch keys named inside them):
 - `cb:seq`                arrival counter shared by all languages: the order nobody jumps
 - `cb:ticket:<ref>`       hash: ref, lang, topic, created, status, attempts, seq, mediator,
                           number (encrypted), number_key, voice (recording URL), claimed_at,
-                          closed_at
+                          first_claimed (when a mediator first took it), closed_at
 - `cb:log:<ref>`          list of JSON events: the ticket's history and notes; the caller's own
                           note (free text: it may hold a number or a name) is a "note" event whose
                           `sealed` field holds it encrypted, for the claimant's eyes only
@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 
 from hotline.state.client import TextRedis
+from hotline.state.events import Events, events
 
 STATUSES = ("waiting", "claimed", "done", "unreachable", "cancelled")
 OPEN = ("waiting", "claimed")
@@ -68,6 +69,7 @@ redis.call('ZREM', best_queue, best)
 redis.call('ZADD', 'cb:claims', ARGV[2], best)
 redis.call('HSET', 'cb:ticket:' .. best, 'status', 'claimed', 'mediator', ARGV[3],
   'claimed_at', ARGV[1])
+redis.call('HSETNX', 'cb:ticket:' .. best, 'first_claimed', ARGV[1])
 redis.call('RPUSH', 'cb:log:' .. best, cjson.encode({at = tonumber(ARGV[1]), event = 'claimed',
   by = ARGV[3]}))
 return redis.call('HGETALL', 'cb:ticket:' .. best)
@@ -196,10 +198,13 @@ class Ticket:
 
 
 class CallbackQueue:
-    """The tickets and queues in one Redis; each change that must be atomic is one Lua script."""
+    """The tickets and queues in one Redis; each change that must be atomic is one Lua script.
+    Requests, takes and outcomes are counted in `events` (when given)."""
 
-    def __init__(self, r: TextRedis, claim_seconds: int = 20 * 60, max_attempts: int = 3):
+    def __init__(self, r: TextRedis, claim_seconds: int = 20 * 60, max_attempts: int = 3,
+                 events: Events | None = None):
         self.r = r
+        self.events = events
         self.claim_seconds = claim_seconds
         self.max_attempts = max_attempts
         self._expire = r.register_script(_EXPIRE)
@@ -225,6 +230,9 @@ class CallbackQueue:
                                                          *fields])
             if int(joined) >= 0:
                 ref = str(got)
+                if self.events:
+                    self.events.add(*events("cb_joined" if int(joined) else "cb_requested",
+                                            lang, topic), now=now)
                 if sealed_note:
                     self._log(ref, "note", "", now, sealed=sealed_note)
                 return ref, bool(int(joined))
@@ -239,7 +247,13 @@ class CallbackQueue:
             return None
         flat = self._take(keys=[f"cb:queue:{lang}" for lang in langs],
                           args=[repr(now), repr(now + self.claim_seconds), mediator])
-        return Ticket.from_hash(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
+        fields = dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
+        ticket = Ticket.from_hash(fields) if fields else None
+        if ticket and self.events:
+            self.events.add(*events("cb_taken", ticket.lang), now=now)
+            if fields.get("first_claimed") == repr(now):  # its first take: how long it waited
+                self.events.add_wait(ticket.lang, now - ticket.created, now=now)
+        return ticket
 
     def expire_claims(self, now: float | None = None) -> list[str]:
         """Put every overdue claim back at its original place; returns their refs."""
@@ -257,6 +271,10 @@ class CallbackQueue:
                                    RETENTION_SECONDS]))
         if result.startswith("ERR"):
             raise TicketError(result[4:])
+        if self.events:
+            lang = self.r.hget(f"cb:ticket:{ref}", "lang") or ""
+            closed = events("cb_closed", lang, result) if result != "waiting" else ()
+            self.events.add(*events("cb_outcome", lang, outcome), *closed, now=now)
         return result
 
     def get(self, ref: str) -> Ticket | None:

@@ -34,7 +34,10 @@ class Reply:
     new opt-out state, each None when unchanged. `callback` asks the channel to "open" a callback
     request (about `topic`, with the texter's `note`), to "cancel" theirs, or to "forget"
     everything about the number, and to answer in `answer_lang`: then `text` is None.
-    `offered` names the languages of a numbered language menu that offers only some.
+    `offered` names the languages of a numbered language menu that offers only some. `about`
+    names what was answered, for the anonymous counts: the item or menu sent, or the command
+    ("stop", "start", "language", "help", "welcome", "callback", "cancel", "forget"), or ""
+    when nothing is sent.
     """
 
     text: str | None
@@ -46,6 +49,7 @@ class Reply:
     note: str = ""
     answer_lang: str | None = None
     offered: tuple[str, ...] = ()
+    about: str = ""
 
 
 def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
@@ -58,15 +62,17 @@ def reply(sms: SmsContent, conv: Conversation, body: str) -> Reply:
     lang = meant.langs[0] if meant.langs else conv.lang
     remember = lang if conv.lang is None else None
     if meant.command == "stop":
-        return Reply(_text(sms, lang, "stop_confirm"), lang=remember, opted_out=True)
+        return Reply(_text(sms, lang, "stop_confirm"), lang=remember, opted_out=True,
+                     about="stop")
     if meant.command == "start":
-        return Reply(_text(sms, lang, "start_confirm"), lang=remember, opted_out=False)
+        return Reply(_text(sms, lang, "start_confirm"), lang=remember, opted_out=False,
+                     about="start")
     if meant.command == "language":
         return _language(sms, list(meant.args))
     answer = lang or next(iter(sms.languages))
     if meant.command in ("cancel", "forget"):
         return Reply(None, lang=None if meant.command == "forget" else remember,
-                     callback=meant.command, answer_lang=answer)
+                     callback=meant.command, answer_lang=answer, about=meant.command)
     if meant.topic is None or meant.topic == HELP:
         return _help(sms, conv.lang, meant.langs)
     if sms.voice.nodes[meant.topic].type == "callback":
@@ -93,11 +99,11 @@ def _help(sms: SmsContent, remembered: str | None, likely: tuple[str, ...]) -> R
     if len(likely) == 1 or (likely and remembered):
         lang = likely[0] if len(likely) == 1 or remembered is None else remembered
         return Reply(sms.menu(lang, sms.voice.start), lang=None if remembered else lang,
-                     node=sms.voice.start)
+                     node=sms.voice.start, answer_lang=lang, about="help")
     if 2 <= len(likely) <= MAX_OFFERED:
         return Reply(sms.language_menu(likely), node=f"{LANGUAGE_MENU}:{','.join(likely)}",
-                     offered=likely)
-    return Reply(sms.welcome(), node=LANGUAGE_MENU)
+                     offered=likely, about="language")
+    return Reply(sms.welcome(), node=LANGUAGE_MENU, about="welcome")
 
 
 def _callback(sms: SmsContent, conv: Conversation, lang: str, note: str = "",
@@ -107,7 +113,7 @@ def _callback(sms: SmsContent, conv: Conversation, lang: str, note: str = "",
     topic = next((t for t in (*(_branch(sms, n) for n in named), conv.node)
                   if t in _callback_topics(sms)), "other")
     return Reply(None, lang=remember, callback="open", topic=topic, note=note[:300],
-                 answer_lang=lang)
+                 answer_lang=lang, about="callback")
 
 
 def _callback_topics(sms: SmsContent) -> set[str]:
@@ -129,16 +135,19 @@ def _topic(sms: SmsContent, lang: str, target: str, remember: str | None = None,
     if node.type == "callback":
         return _callback(sms, conv or Conversation(), lang, remember=remember)
     if node.type == "menu":
-        return Reply(sms.menu(lang, target), lang=remember, node=target)
-    return Reply(sms.item(lang, target), lang=remember, node=node.parent)
+        return Reply(sms.menu(lang, target), lang=remember, node=target, answer_lang=lang,
+                     about=target)
+    return Reply(sms.item(lang, target), lang=remember, node=node.parent, answer_lang=lang,
+                 about=target)
 
 
 def _language(sms: SmsContent, rest: list[str]) -> Reply:
     if rest:
         chosen = _resolve_language(sms, rest[0])
         if chosen:
-            return Reply(_text(sms, chosen, "language_set"), lang=chosen, node=sms.voice.start)
-    return Reply(sms.language_menu(), node=LANGUAGE_MENU)
+            return Reply(_text(sms, chosen, "language_set"), lang=chosen, node=sms.voice.start,
+                         about="language")
+    return Reply(sms.language_menu(), node=LANGUAGE_MENU, about="language")
 
 
 def _resolve_language(sms: SmsContent, word: str, offered: tuple[str, ...] = ()) -> str | None:
@@ -163,14 +172,17 @@ def _number(sms: SmsContent, conv: Conversation, digits: str) -> Reply:
     if offered is not None:
         chosen = _resolve_language(sms, digits, offered)
         if chosen:
-            return Reply(_text(sms, chosen, "language_set"), lang=chosen, node=sms.voice.start)
-        return Reply(sms.language_menu(offered), node=conv.node, offered=offered)
+            return Reply(_text(sms, chosen, "language_set"), lang=chosen, node=sms.voice.start,
+                         about="language")
+        return Reply(sms.language_menu(offered), node=conv.node, offered=offered,
+                     about="language")
     if conv.lang not in sms.languages:
-        return Reply(sms.welcome(), node=LANGUAGE_MENU)
+        return Reply(sms.welcome(), node=LANGUAGE_MENU, about="welcome")
     node = sms.voice.nodes.get(conv.node or "") or sms.voice.nodes[sms.voice.start]
     if node.type != "menu":
         node = sms.voice.nodes[node.parent or sms.voice.start]
     option = next((o for o in node.options if o.goto and o.digit == digits), None)
     if option is None or option.goto is None:
-        return Reply(sms.menu(conv.lang, node.name), node=node.name)
+        return Reply(sms.menu(conv.lang, node.name), node=node.name, answer_lang=conv.lang,
+                     about=node.name)
     return _topic(sms, conv.lang, option.goto, conv=Conversation(conv.lang, node.name))

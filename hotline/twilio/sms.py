@@ -21,11 +21,13 @@ from hotline.callbacks.requests import (
     spool_sms_command,
 )
 from hotline.console import mediator_sms
+from hotline.content.segments import cost
 from hotline.engine import sms as sms_engine
 from hotline.engine.callback import callable_number
 from hotline.services import Services
 from hotline.state import sms as sms_state
 from hotline.state.erasure import forget
+from hotline.state.events import events
 from hotline.state.privacy import is_textable, redact
 from hotline.twilio.signatures import twilio_only
 
@@ -114,9 +116,11 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     counted = bool(reply.text or reply.callback)
     over = counted and incoming.replies_this_hour + 1 > services.settings.sms_replies_per_hour
     # STOP, START and FORGET count like any reply, but always take effect and are confirmed.
+    about = reply.about or "none"
     if over and reply.opted_out is None and reply.callback != "forget":
         log.warning("reply limit reached for %s: not answering", redact(number))
-        reply = sms_engine.Reply(None)
+        reply, about = sms_engine.Reply(None), "limited"
+    lang = reply.answer_lang or reply.lang or incoming.conversation.lang or ""
     text = reply.text
     if reply.callback:  # the state first: FORGET then erases it, counter included
         sms_state.finish(r, n, sid, reply, count_reply=counted)
@@ -124,6 +128,7 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         reply, counted = sms_engine.Reply(None), False
     if not text:
         sms_state.finish(r, n, sid, reply, count_reply=counted, answer=sms_state.SILENT)
+        services.events.add(*events("sms", lang, about))
         return _twiml(None)
     twiml, cap = _twiml(text), services.settings.sms_daily_cap
     used = sms_state.finish(r, n, sid, reply, count_reply=counted,
@@ -131,7 +136,10 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
                             answer=services.privacy.encrypt(twiml))
     if used > cap:  # today's SMS cap is reached: the admins are alerted
         outbox.cap_reached(services, "sms", cap)
+        services.events.add(*events("sms", lang, "capped"))
         return _twiml(None)
+    services.events.add(*events("sms", lang, about),
+                        *events("sms_segments", lang, count=cost(text).segments))
     return twiml
 
 

@@ -2,7 +2,8 @@
 
 A callback number typed during a call travels, encrypted, in the next URLs (`carry`), so the line
 needs no Redis until the ticket is opened. Keys: `once:<name>` marks a recording or status callback
-already recorded, 1 day.
+already recorded, 1 day. Each request counts its anonymous events and the call's position in one
+round trip (hotline.state.events); the call's status callback counts where it ended.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from hotline.callbacks import missed, outbox
 from hotline.callbacks.hours import spoken_time
 from hotline.callbacks.requests import open_request, over_request_limit
-from hotline.content.ivr import LANGUAGE_MENUS
+from hotline.content.budget import WORDS_PER_SECOND, words
+from hotline.content.ivr import LANGUAGE_MENUS, Content
 from hotline.engine import callback as callback_flow
 from hotline.engine import voice as engine
 from hotline.engine.turns import Caller, spoken_digits
 from hotline.services import Services
 from hotline.state import sms as sms_state
+from hotline.state.events import Event, events
 from hotline.state.privacy import InvalidToken, is_textable, normalize_number, redact
 from hotline.twilio.signatures import twilio_only
 from hotline.twilio.twiml import position_from, render
@@ -36,6 +39,9 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
 RENDER_SECONDS = 10
 RENDERED_MAX = 4096
+EVENTS_PAUSE_SECONDS = 30  # after Redis failed to count a step, the next steps do not try
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+_events_paused_until = 0.0
 
 
 def _services() -> Services:
@@ -82,8 +88,9 @@ def incoming() -> Response:
             remembered = sms_state.remembered_language(
                 services.redis, services.privacy.number_key(caller))
     hint = services.content.hinted_languages(caller if caller.startswith("+") else None)
-    return _twiml(services, engine.incoming(services.content, remembered,
-                                            cast(Caller, request_caller), hint))
+    turn = engine.incoming(services.content, remembered, cast(Caller, request_caller), hint)
+    _count(services, None, turn, [*events("call")])
+    return _twiml(services, turn)
 
 
 @bp.post("/step")
@@ -94,10 +101,16 @@ def step() -> Response:
     at = position_from(request.args)
     caller = _caller(services)
     turn = engine.respond(services.content, at, request.form.get("Digits"), caller)
+    counted: list[Event] = []
+    if at.step == engine.CODE_STEP:
+        item = services.content.item_by_code((request.form.get("Digits") or "").strip())
+        counted += events("code", at.lang or "", item.name if item else "unknown")
     if turn.send_sms and not _queue_item_sms(services, turn, caller):
         turn = engine.respond(services.content, at, request.form.get("Digits"),
                               Caller(caller.number, False, caller.reopens, caller.countries,
                                      caller.offered))
+    elif turn.send_sms:
+        counted += events("sms_by_voice", at.lang or "", turn.send_sms)
     if turn.keep_number and turn.listen:
         turn = replace(turn, listen=replace(turn.listen,
                                             carry=services.privacy.encrypt(turn.keep_number)))
@@ -105,6 +118,7 @@ def step() -> Response:
         turn = _open_ticket(services, at, turn.open_ticket, caller)
     if at.node in LANGUAGE_MENUS and turn.listen and turn.listen.lang and caller.number:
         _remember_language(services, caller.number, turn.listen.lang)
+    _count(services, at, turn, counted)
     return _twiml(services, turn)
 
 
@@ -151,6 +165,69 @@ def missed_status() -> Response:
         missed.call_ended(services, cb, int(attempt), status, request.form.get("To", ""),
                           seconds, base)
     return Response("", status=204)
+
+
+@bp.post("/status")
+@twilio_only
+def status() -> Response:
+    """The incoming call's status callback (the number's "call status changes" URL): a call
+    that ended counts where the caller was."""
+    sid, call_status = request.form.get("CallSid", ""), request.form.get("CallStatus", "")
+    if not sid or not call_status:
+        abort(400)
+    if call_status in FINAL_STATUSES:
+        _count(_services(), None, None, [], sid=sid)
+    return Response("", status=204)
+
+
+def _count(services: Services, at: engine.Position | None, turn: engine.Turn | None,
+           counted: list[Event], sid: str | None = None) -> None:
+    """Count this request's events and where the call now is (None `turn`: the call ended):
+    one round trip, skipped for a while once Redis has failed (the line answers without it)."""
+    global _events_paused_until
+    if time.monotonic() < _events_paused_until:
+        return
+    listen = turn.listen if turn else None
+    content, lang, node, depth, needs = services.content, "", "", 0, 0.0
+    if listen is not None:
+        lang, node = listen.lang or "", listen.node
+        depth = _depth(content, node)
+        if node not in LANGUAGE_MENUS and (at is None or node != at.node):
+            counted += events("heard", lang, node)
+        needs = _item_seconds(services, turn) if turn else 0.0
+    try:
+        services.events.call_step(sid or request.form.get("CallSid", ""), counted, lang=lang,
+                                  node=node, depth=depth, needs=needs, end=turn is None)
+    except redis.RedisError:
+        _events_paused_until = time.monotonic() + EVENTS_PAUSE_SECONDS
+        log.warning("Redis unreachable: this call's events are not counted")
+
+
+def _depth(content: Content, node: str) -> int:
+    """The menu level of `node`: 0 the language menu, 1 the main menu, 2 a menu under it…"""
+    depth, seen = 0, set()
+    while node in content.nodes and node not in seen:
+        seen.add(node)
+        depth += 1
+        node = content.nodes[node].parent or ""
+    return depth
+
+
+def _item_seconds(services: Services, turn: engine.Turn) -> float:
+    """When the turn speaks an information item's text: the seconds until that text has been
+    played (recorded or rendered durations, else estimated from its words); else 0."""
+    listen = turn.listen
+    node = services.content.nodes.get(listen.node) if listen else None
+    if node is None or node.type != "info" or not node.prompt:
+        return 0.0
+    total = 0.0
+    for utterance in turn.say:
+        for text in utterance.pieces or (utterance.text,):
+            known = services.audio.seconds(utterance.lang, text)
+            total += known if known is not None else words(text) / WORDS_PER_SECOND
+        if utterance.key == node.prompt:
+            return total
+    return 0.0
 
 
 def _remember_language(services: Services, number: str, lang: str) -> None:
