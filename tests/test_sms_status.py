@@ -77,6 +77,11 @@ def test_an_undelivered_confirmation_shows_on_its_ticket_and_is_counted_once(
     run_jobs(twilio_env)
     assert _undelivered_today(services) == {str(code): "1"}
     assert sandbox.messages == [message]
+    # The reports count it once, by reason, in the ticket's language, with no number in it.
+    counts = [c for c in services.events.read(dt.date.today() - dt.timedelta(days=1),
+                                              dt.date.today() + dt.timedelta(days=1))
+              if c.name == "sms_undelivered"]
+    assert [(c.lang, c.what, c.count) for c in counts] == [("en", reason.replace(" ", "_"), 1)]
     # The mediator sees it on the ticket page.
     services.mediators.add("eve", "Eve", ["en"], "+32470999666", PASSWORD)
     console = app.test_client()

@@ -40,6 +40,7 @@ from hotline.services import QUEUE, Services
 from hotline.state import ops
 from hotline.state import sms as sms_state
 from hotline.state.client import TextRedis
+from hotline.state.events import events
 from hotline.state.privacy import redact
 from hotline.twilio.rest import find_call, find_message, place_call, send_message
 
@@ -175,9 +176,14 @@ def record_undelivered(services: Services, key: str, sid: str, to: str,
     what = {"cb-created": "confirmation", "cb-unreachable": "unreachable notice",
             "item": "item"}.get(kind, "")
     reason = UNDELIVERED_REASONS.get(error_code or 0, "undelivered")
-    if ref and services.callbacks.get(ref):
+    ticket = services.callbacks.get(ref) if ref else None
+    if ticket is not None:
         services.callbacks.log_event(
-            ref, f"{what + ' ' if what else ''}SMS not delivered: {reason} ({code})", "twilio")
+            ticket.ref, f"{what + ' ' if what else ''}SMS not delivered: {reason} ({code})",
+            "twilio")
+    # for the reports: by reason, never by number (an event takes no code of five digits)
+    services.events.add(*events("sms_undelivered", ticket.lang if ticket else "",
+                                reason.replace(" ", "_")))
     log.warning("sms %s to %s not delivered (error %s): not sent again", key, redact(to), code)
     return True
 
