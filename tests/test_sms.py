@@ -3,6 +3,7 @@ opt-out, duplicates, the rate limit, and random bodies that never break it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from itertools import combinations
@@ -278,3 +279,8 @@ def test_every_answer_counts_against_the_daily_sms_cap(services, client, sms, re
     assert sms_replies(sms_post(client, "AIDE")) == []  # the cap is reached
     used, cap = outbox.cap_status(services)["sms"]
     assert (used, cap) == (3, 2)
+    # The reports count two answers and one capped, in the same round trip as the answer.
+    day = dt.date.today()
+    counts = [(c.what, c.count) for c in services.events.read(
+        day - dt.timedelta(days=1), day + dt.timedelta(days=1)) if c.name == "sms"]
+    assert sorted(counts) == [("capped", 1), ("cpas", 1), ("help", 1)]

@@ -150,6 +150,15 @@ class Events:
         local = dt.datetime.fromtimestamp(now, self.zone)
         return local.strftime("%Y%m%d"), f"{local.hour:02d}|", now
 
+    def tally(self, *events: Event, now: float | None = None) -> tuple[str, dict[str, int]]:
+        """The day's key and the fields `events` add to (for a script that counts them in the
+        same round trip as its own work: `hotline.state.sms.finish`)."""
+        day, hour, _ = self._when(now)
+        fields: dict[str, int] = {}
+        for event in events:
+            fields[hour + event.field] = fields.get(hour + event.field, 0) + event.count
+        return f"ev:{day}", fields
+
     def add(self, *events: Event, now: float | None = None) -> None:
         """Count `events` now (or at `now`): one pipelined round trip."""
         if not events:

@@ -20,6 +20,7 @@ outbox's `cap:sms:<day>`, the mediator's `med:phone:<n>` (console/mediators.py).
 from __future__ import annotations
 
 import functools
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from redis.commands.core import Script
 
 from hotline.engine.sms import Conversation, Reply
 from hotline.state.client import TextRedis
+from hotline.state.events import KEEP_SECONDS as EVENTS_KEEP_SECONDS
 
 SESSION_SECONDS = 30 * 60
 PREFERENCE_SECONDS = 90 * 24 * 3600
@@ -52,7 +54,9 @@ return {0, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '',
 # cap:sms:<day>. ARGV: node ('' unchanged), language ('' unchanged), opt-out ('1' set, '0'
 # clear, '' unchanged), count the reply this hour (1/0), count it against the daily cap (1/0),
 # the daily cap, the answer ('' keeps none: the caller still has work to do), then
-# SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT.
+# SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT, then the events' day ttl and, as
+# JSON objects of field -> increment, the events to count in KEYS[7] (ev:<day>: see
+# hotline.state.events; 'ev:none' counts none) when answered and when over the cap.
 # Returns the SMS answered today (0 when not counted); over the cap, SILENT is kept.
 _FINISH = """
 if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[8]) end
@@ -70,6 +74,13 @@ if ARGV[5] == '1' then
   if used > tonumber(ARGV[6]) then answer = ARGV[11] end
 end
 if answer ~= '' then redis.call('SET', KEYS[1], answer, 'XX', 'EX', ARGV[10]) end
+if KEYS[7] ~= 'ev:none' then
+  local over = ARGV[5] == '1' and used > tonumber(ARGV[6])
+  for f, n in pairs(cjson.decode(over and ARGV[14] or ARGV[13])) do
+    redis.call('HINCRBY', KEYS[7], f, n)
+  end
+  redis.call('EXPIRE', KEYS[7], ARGV[12])
+end
 return used
 """
 
@@ -110,17 +121,22 @@ def begin(r: TextRedis, n: str, message_sid: str) -> Incoming:
 
 
 def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply: bool,
-           cap_key: str = "", cap: int = 0, answer: str = "") -> int:
+           cap_key: str = "", cap: int = 0, answer: str = "",
+           tally: tuple[str, dict[str, int]] = ("", {}), over_cap: dict[str, int] | None = None,
+           ) -> int:
     """In one round trip: remember what `reply` asks to remember; count a reply this hour when
     `count_reply`; when `cap_key` is given count the answer against the daily `cap` there; keep
-    `answer` (encrypted, or SILENT) for retries, SILENT instead when that count passes the cap.
-    Returns the count against the cap (0 when none)."""
+    `answer` (encrypted, or SILENT) for retries, SILENT instead when that count passes the cap;
+    count the anonymous events of `tally` (`Events.tally`), those of `over_cap` instead when
+    the cap was passed. Returns the count against the cap (0 when none)."""
     optout = {True: "1", False: "0", None: ""}[reply.opted_out]
+    events_key, fields = tally
     return int(_scripts(r)[1](
         keys=[f"sms:seen:{message_sid}", f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}",
-              _rate_key(n), cap_key or "cap:none"],
+              _rate_key(n), cap_key or "cap:none", events_key or "ev:none"],
         args=[reply.node or "", reply.lang or "", optout, int(count_reply), int(bool(cap_key)),
-              cap, answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT]))
+              cap, answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT,
+              EVENTS_KEEP_SECONDS, json.dumps(fields or {}), json.dumps(over_cap or {})]))
 
 
 def load(r: TextRedis, n: str) -> Conversation:

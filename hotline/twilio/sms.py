@@ -127,19 +127,19 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         text = _callback(services, number, reply)
         reply, counted = sms_engine.Reply(None), False
     if not text:
-        sms_state.finish(r, n, sid, reply, count_reply=counted, answer=sms_state.SILENT)
-        services.events.add(*events("sms", lang, about))
+        sms_state.finish(r, n, sid, reply, count_reply=counted, answer=sms_state.SILENT,
+                         tally=services.events.tally(*events("sms", lang, about)))
         return _twiml(None)
     twiml, cap = _twiml(text), services.settings.sms_daily_cap
+    sent = services.events.tally(*events("sms", lang, about),
+                                 *events("sms_segments", lang, count=cost(text).segments))
     used = sms_state.finish(r, n, sid, reply, count_reply=counted,
                             cap_key=outbox.cap_key("sms"), cap=cap,
-                            answer=services.privacy.encrypt(twiml))
+                            answer=services.privacy.encrypt(twiml), tally=sent,
+                            over_cap=services.events.tally(*events("sms", lang, "capped"))[1])
     if used > cap:  # today's SMS cap is reached: the admins are alerted
         outbox.cap_reached(services, "sms", cap)
-        services.events.add(*events("sms", lang, "capped"))
         return _twiml(None)
-    services.events.add(*events("sms", lang, about),
-                        *events("sms_segments", lang, count=cost(text).segments))
     return twiml
 
 
