@@ -67,6 +67,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     )
 
     from hotline.audio import media
+    from hotline.console import content as content_console
     from hotline.console import views as console
     from hotline.twilio import sms, voice
 
@@ -77,6 +78,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     app.register_blueprint(sms.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(console.bp)
+    content_console.register(app)
 
     @app.after_request
     def _nosniff(response: Response) -> Response:
