@@ -69,13 +69,15 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     from hotline.audio import media
     from hotline.console import content as content_console
     from hotline.console import views as console
-    from hotline.twilio import sms, voice
+    from hotline.twilio import prompt_recording, sms, voice
 
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks prove themselves with their signature instead
     csrf.exempt(sms.bp)
+    csrf.exempt(prompt_recording.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(prompt_recording.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(console.bp)
     content_console.register(app)
