@@ -26,8 +26,11 @@ from tests.helpers import (
     csrf,
     log_in,
     next_url,
+    sms_post,
+    sms_replies,
     twilio_post,
     twiml,
+    waiting_ticket,
 )
 from tests.test_audio_takes import encode, speech
 
@@ -78,6 +81,10 @@ def test_only_editors_and_admins_of_a_language_see_its_content(app, services, ed
     assert take.status_code == 403  # an editor takes no calls
     assert services.mediators.active_for("fr") and all(
         m.login != "eva" for m in services.mediators.active_for("fr"))
+    waiting_ticket(app, services)
+    assert sms_replies(sms_post(app.test_client(), "NEXT", number=EVA_PHONE)) == [
+        "This account works on the line's content and takes no calls."]
+    assert services.callbacks.waiting("fr")  # still waiting for a mediator
 
 
 def test_the_table_lists_every_prompt_numbered_with_its_english_source(app, services, editor):

@@ -184,3 +184,18 @@ def test_no_item_may_take_the_entry_code(content_copy):
     edit(content_copy / "ivr_scripts" / "menu.yaml", take_it)
     with pytest.raises(ContentError, match="00 opens recording by phone"):
         load_content(content_copy)
+
+
+def test_without_redis_the_entry_code_is_an_unknown_code_and_steps_say_so(app, services, eva):
+    phone = Phone(app.test_client(), EVA_PHONE)
+    phone.press("#")
+    phone.press(flow.ENTRY_CODE)
+    phone.press(PIN)
+    services._redis = None
+    services.settings = services.settings.replace(redis_url="redis://127.0.0.1:1/0")
+    step = phone.press("2")  # mid-call
+    assert "not possible right now" in " ".join(said(step)) and step.find("Hangup") is not None
+    other = Phone(app.test_client(), EVA_PHONE)
+    other.press("#")
+    answer = other.press(flow.ENTRY_CODE)  # answered as an unknown code
+    assert "PIN" not in " ".join(said(answer)) and "/voice/record/" not in other.action

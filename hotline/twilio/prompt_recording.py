@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import re
 
+import redis
 import requests
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from twilio.base.exceptions import TwilioRestException
@@ -53,15 +54,32 @@ def begin(services: Services, caller: str, call_sid: str) -> Response | None:
     """The entry code was typed: the PIN question when `caller` is an active editor or admin
     who may record a language, else None (the line answers as for an unknown code, and says
     nothing of this flow)."""
-    editor = services.mediators.by_phone(caller) if caller else None
-    if editor is None or not _langs(services, editor) or not call_sid:
+    try:
+        editor = services.mediators.by_phone(caller) if caller else None
+        if editor is None or not _langs(services, editor) or not call_sid:
+            return None
+        key = f"rec:call:{call_sid}"
+        pipe = services.redis.pipeline()
+        pipe.delete(key)
+        pipe.hset(key, mapping={"login": editor.login, "tries": "0", "authed": "0"})
+        pipe.expire(key, CALL_SECONDS)
+        pipe.execute()
+    except redis.RedisError:  # the information line goes on without Redis; recording cannot
+        log.warning("recording by phone: Redis unreachable")
         return None
-    key = f"rec:call:{call_sid}"
-    services.redis.delete(key)
-    services.redis.hset(key, mapping={"login": editor.login, "tries": "0", "authed": "0"})
-    services.redis.expire(key, CALL_SECONDS)
     log.info("recording by phone: %s called in", editor.login)
     return _answer(services, flow.start(), {})
+
+
+@bp.errorhandler(redis.RedisError)
+def redis_down(_: Exception) -> Response:
+    """Recording needs Redis: say so and end the call (the information line keeps answering)."""
+    log.warning("recording by phone: Redis unreachable")
+    response = VoiceResponse()
+    response.say("Recording is not possible right now. Please call again later.",
+                 language=ENGLISH)
+    response.hangup()
+    return Response(str(response), mimetype="text/xml")
 
 
 @bp.post("/<step>")
