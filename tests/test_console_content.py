@@ -96,6 +96,9 @@ def test_the_table_lists_every_prompt_numbered_with_its_english_source(app, serv
     row = html.unescape(re.search(r'<tr id="p-welcome">(.*?)</tr>', page, re.S).group(1))
     assert welcome.text in row and english in row and "draft" in row
     assert "no audio" in row  # this test's audio cache is empty
+    option = html.unescape(re.search(r'<tr id="p-language_option">(.*?)</tr>', page,
+                                     re.S).group(1))
+    assert services.content.languages["en"].prompts["language_option"] in option  # {digit}
     numbers = re.findall(r'<td data-label="#">(\d+)</td>', page)
     assert numbers == [str(n) for n in range(1, len(numbers) + 1)] and len(numbers) > 50
     # a recording made from an older text of the prompt is stale

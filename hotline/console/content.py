@@ -140,10 +140,13 @@ def rows(services: Services, lang: str) -> list[Row]:
 
 
 def _english(services: Services, key: str) -> str:
+    """The English text of prompt `key`; a prompt filled in at call time ("{digit}") as its
+    template."""
+    english = services.content.languages.get("en")
     try:
         return services.content.text("en", key)
     except (KeyError, ValueError):
-        return ""
+        return english.prompts.get(key, "") if english else ""
 
 
 def _row(lang: str, key: str) -> Row:
