@@ -8,6 +8,7 @@ import io
 import re
 
 import pytest
+import yaml
 
 from hotline import create_app
 from hotline.audio.build import RECORDING, read_manifest
@@ -15,6 +16,7 @@ from hotline.audio.library import text_id
 from hotline.audio.takes import prompt_named
 from hotline.console import audit
 from hotline.console import content as content_console
+from hotline.content.reviews import text_hash
 from tests.helpers import (
     ACCOUNT,
     HTTPS,
@@ -23,7 +25,9 @@ from tests.helpers import (
     REFERER,
     SECRET,
     TOKEN,
+    add_mediators,
     csrf,
+    edit,
     log_in,
     next_url,
     sms_post,
@@ -208,3 +212,108 @@ def test_the_script_sheet_numbers_every_prompt_and_marks_what_is_left(app, servi
     assert "recorded" in welcome.group(2) and text in html.unescape(welcome.group(2))
     todo = client.get("/console/content/fr/script?todo=1", **HTTPS).get_data(as_text=True)
     assert len(re.findall(r"<li value=", todo)) == total - 1 and text not in html.unescape(todo)
+
+
+# --- reviews: the review ledger (hotline.content.reviews), marked from the console ----------------
+
+
+@pytest.fixture
+def copy_app(content_copy, redis_db, redis_server, sandbox, tmp_path):
+    """The app on a writable copy of the content (a review writes the ledger beside the texts),
+    with eva (fr editor) and the mediators."""
+    app = create_app({
+        "CONTENT_ROOT": content_copy, "VAR_DIR": tmp_path / "var", "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_API_BASE_URL": sandbox.base_url,
+        "PUBLIC_BASE_URL": PUBLIC, "REDIS_URL": redis_server.url, "SECRET_KEY": SECRET,
+        "TESTING": True})
+    services = app.extensions["hotline"]
+    add_mediators(services)
+    services.mediators.add("eva", "Eva", ["fr"], EVA_PHONE, PASSWORD, role="editor")
+    return app
+
+
+def review_form(client, key: str, kind: str, by: str = "Eva Martin", sha: str | None = None):
+    page = client.get(f"/console/content/fr/{key}", **HTTPS).get_data(as_text=True)
+    shown = re.search(r'name="sha256" value="([0-9a-f]{64})"', page).group(1)
+    return client.post(f"/console/content/fr/{key}/review", data={
+        "csrf_token": csrf(client, f"/console/content/fr/{key}"), "kind": kind, "by": by,
+        "sha256": sha or shown}, headers=REFERER, **HTTPS)
+
+
+def ledger(app) -> list[dict]:
+    path = app.extensions["hotline"].settings.content_root / "ivr_scripts" / "reviews" / "fr.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["reviews"] if path.exists() else []
+
+
+def status_of(client, key: str) -> str:
+    page = client.get("/console/content/fr", **HTTPS).get_data(as_text=True)
+    row = re.search(rf'<tr id="p-{key}">(.*?)</tr>', page, re.S).group(1)
+    return re.search(r'<td data-label="Status">(\w+)</td>', row).group(1)
+
+
+def test_a_reviewer_marks_a_prompt_reviewed_in_the_ledger(copy_app):
+    services = copy_app.extensions["hotline"]
+    client = copy_app.test_client()
+    log_in(client, "eva")
+    assert status_of(client, "welcome") == "draft"
+    page = client.get("/console/content/fr/welcome", **HTTPS).get_data(as_text=True)
+    assert "Mark reviewed: language" in page and "Mark reviewed: legal" not in page
+    done = review_form(client, "welcome", "language")
+    assert done.status_code == 303
+    page = client.get(done.location, **HTTPS).get_data(as_text=True)
+    assert "Recorded: language review by Eva Martin. The text is now reviewed." in page
+    [entry] = ledger(copy_app)
+    assert (entry["key"], entry["kind"], entry["by"]) == ("welcome", "language", "Eva Martin")
+    assert entry["sha256"] == text_hash(services.content.languages["fr"].prompts["welcome"])
+    assert status_of(client, "welcome") == "reviewed"  # at once, without a restart
+    logged = audit.recent(services.redis)[0]
+    assert (logged["login"], logged["ref"]) == ("eva", "fr/welcome")
+    assert logged["action"] == "marked reviewed (language) by Eva Martin"
+
+
+def test_a_text_stating_facts_needs_a_legal_review_too(copy_app):
+    services = copy_app.extensions["hotline"]
+    client = copy_app.test_client()
+    log_in(client, "eva")
+    key = next(n.prompt for n in services.content.nodes.values() if n.type == "info")
+    page = client.get(f"/console/content/fr/{key}", **HTTPS).get_data(as_text=True)
+    assert "Mark reviewed: language" in page and "Mark reviewed: legal" in page
+    review_form(client, key, "language")
+    assert status_of(client, key) == "draft"  # still waiting for the legal review
+    review_form(client, key, "legal", by="Maître Dupont")
+    assert status_of(client, key) == "reviewed"
+    assert [e["kind"] for e in ledger(copy_app)] == ["language", "legal"]
+
+
+def test_a_review_of_a_text_that_changed_since_the_page_was_read_is_refused(copy_app):
+    client = copy_app.test_client()
+    log_in(client, "eva")
+    root = copy_app.extensions["hotline"].settings.content_root
+    page = client.get("/console/content/fr/welcome", **HTTPS).get_data(as_text=True)
+    shown = re.search(r'name="sha256" value="([0-9a-f]{64})"', page).group(1)
+    edit(root / "ivr_scripts" / "fr.yaml", lambda data: data["prompts"].update(
+        welcome="Ligne d'aide. Urgence : {emergency_number}."))
+    refused = review_form(client, "welcome", "language", sha=shown)
+    assert refused.status_code == 409
+    assert "the text has changed since this page was loaded" in refused.get_data(as_text=True)
+    edit(root / "ivr_scripts" / "fr.yaml", lambda data: data["prompts"].update(
+        welcome="Ligne d'aide. Urgence : {no_such_value}."))  # half-way through an edit
+    broken = review_form(client, "welcome", "language", sha=shown)
+    assert broken.status_code == 409 and "do not load" in broken.get_data(as_text=True)
+    assert ledger(copy_app) == []
+
+
+def test_reviews_are_refused_without_a_name_a_needed_kind_or_the_right(copy_app):
+    client = copy_app.test_client()
+    log_in(client, "eva")
+    assert review_form(client, "welcome", "legal").status_code == 400  # no facts in it
+    assert review_form(client, "welcome", "spelling").status_code == 400
+    nameless = review_form(client, "welcome", "language", by="   ")
+    assert nameless.status_code == 400 and "write the reviewer" in nameless.get_data(as_text=True)
+    mediator = copy_app.test_client()
+    log_in(mediator, "amina")
+    forbidden = mediator.post("/console/content/fr/welcome/review", data={
+        "csrf_token": csrf(mediator, "/console/"), "kind": "language", "by": "Amina"},
+        headers=REFERER, **HTTPS)
+    assert forbidden.status_code == 403
+    assert ledger(copy_app) == []

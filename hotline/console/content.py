@@ -1,5 +1,6 @@
 """The console's Content section (editors and admins): each language's prompts with their text,
-English source, review status, what the line plays (a person's recording, the engine's voice, a
+English source, review status (from the review ledger, `hotline.content.reviews`; a reviewer marks
+a text reviewed here), what the line plays (a person's recording, the engine's voice, a
 stale recording, nothing) and how long; a prompt's page with a player, an upload and a recorder;
 a printable script sheet for recording sessions. Every recording kept is in the audit log.
 
@@ -35,6 +36,15 @@ from werkzeug.wrappers import Response as BaseResponse
 from hotline.audio.build import RECORDING, Prompt, read_manifest
 from hotline.audio.library import find_recordings
 from hotline.console import audit, views
+from hotline.content.files import ContentError, Problem
+from hotline.content.reviews import (
+    VOICE,
+    ReviewError,
+    TextReview,
+    read_ledger,
+    review_states,
+    text_hash,
+)
 from hotline.services import Services
 
 log = logging.getLogger(__name__)
@@ -106,6 +116,7 @@ class Row:
     audio: str  # a key of AUDIO_STATES
     file: str | None  # what callers hear now (under /audio/)
     seconds: float | None
+    review: TextReview | None = None  # None: not a prompt of the language file (a piece)
 
     @property
     def todo(self) -> bool:
@@ -121,6 +132,7 @@ def rows(services: Services, lang: str) -> list[Row]:
     manifest = read_manifest(library.root)
     takes = {t.key: t for t in find_recordings(library.root) if t.lang == lang}
     language = content.languages[lang]
+    states = review_states_now(services, lang)
     found = []
     for number, prompt in numbered(content, lang):
         key = prompt.keys[0]
@@ -133,10 +145,20 @@ def rows(services: Services, lang: str) -> list[Row]:
             audio = "stale"
         else:
             audio = "engine" if playing else "missing"
+        review = states.get(key)
         found.append(Row(number, key, prompt.text, _english(services, key),
-                         language.prompt_status.get(key, language.status), audio, playing,
-                         library.seconds(lang, prompt.text)))
+                         review.state if review else language.status, audio, playing,
+                         library.seconds(lang, prompt.text), review))
     return found
+
+
+def review_states_now(services: Services, lang: str) -> dict[str, TextReview]:
+    """The review state of each prompt of `lang` from its ledger as it is on disk now (the
+    loaded content's states date from start-up; a review made here shows at once)."""
+    problems: list[Problem] = []
+    reviews = read_ledger(services.settings.content_root, VOICE, lang, problems)
+    return review_states(services.content.languages[lang].prompts, reviews,
+                         services.content.fact_prompts())
 
 
 def _english(services: Services, key: str) -> str:
@@ -193,9 +215,9 @@ def script(lang: str) -> str:
 @bp.get("/<lang>/<key>")
 @editor_required
 def prompt(lang: str, key: str) -> str:
-    """One prompt: its texts, what callers hear, an upload form and the browser recorder."""
-    return render_template("content/prompt.html", lang=lang, row=_row(lang, key),
-                           states=AUDIO_STATES, limit_mb=MAX_UPLOAD_BYTES // 2**20)
+    """One prompt: its texts, its reviews, what callers hear, an upload form and the browser
+    recorder."""
+    return _prompt_page(lang, key)
 
 
 @bp.post("/<lang>/<key>/recording")
@@ -230,6 +252,45 @@ def upload(lang: str, key: str) -> BaseResponse:
     return redirect(target, code=303)
 
 
+@bp.post("/<lang>/<key>/review")
+@editor_required
+def review(lang: str, key: str) -> BaseResponse:
+    """Mark the prompt's current text reviewed (language, or legal for a text stating facts)
+    in the review ledger, in the reviewer's name; refused when the text on disk is no longer the
+    one this page showed."""
+    from hotline.content.catalog import record_review
+    from hotline.content.ivr import load_content
+
+    services = _services()
+    row = _row(lang, key)
+    kind = request.form.get("kind", "")
+    by = " ".join(request.form.get("by", "").split())[:80]
+    if row.review is None or kind not in row.review.needs:
+        abort(400)
+    if not by:
+        return _refuse(lang, key, "Not recorded: write the reviewer's name.")
+    root = services.settings.content_root
+    shown = request.form.get("sha256", "")
+    try:
+        on_disk = load_content(root).languages[lang].prompts.get(key)
+    except ContentError:
+        log.warning("content: a review refused, the content files do not load")
+        return _refuse(lang, key, "Not recorded: the content files are being changed and do "
+                                  "not load. Try again later.", status=409)
+    if shown != text_hash(services.content.languages[lang].prompts[key]) or (
+            on_disk is None or text_hash(on_disk) != shown):
+        return _refuse(lang, key, "Not recorded: the text has changed since this page was "
+                                  "loaded. Read it again.", status=409)
+    try:
+        done, state = record_review(root, lang, VOICE, key, kind, by)
+    except (ReviewError, ContentError) as exc:
+        return _refuse(lang, key, f"Not recorded: {exc}.")
+    audit.record(services.redis, g.mediator.login, f"{lang}/{key}",
+                 f"marked reviewed ({kind}) by {done.by}")
+    flash(f"Recorded: {kind} review by {done.by}. The text is now {state.state}.")
+    return redirect(url_for("content.prompt", lang=lang, key=key), code=303)
+
+
 def _store(services: Services, found: Prompt, data: bytes) -> Any:
     from hotline.audio.config import load_audio_config
     from hotline.audio.takes import store_take
@@ -243,12 +304,17 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def _refuse(lang: str, key: str, message: str) -> BaseResponse:
+def _refuse(lang: str, key: str, message: str, status: int = 400) -> BaseResponse:
     if _wants_json():
         response = jsonify(ok=False, message=message)
-        response.status_code = 400
+        response.status_code = status
         return response
-    page = render_template("content/prompt.html", lang=lang, row=_row(lang, key), error=message,
-                           states=AUDIO_STATES, limit_mb=MAX_UPLOAD_BYTES // 2**20)
-    return Response(page, status=400, mimetype="text/html")
+    return Response(_prompt_page(lang, key, error=message), status=status, mimetype="text/html")
+
+
+def _prompt_page(lang: str, key: str, **extra: Any) -> str:
+    row = _row(lang, key)
+    sha = text_hash(_services().content.languages[lang].prompts[key]) if row.review else ""
+    return render_template("content/prompt.html", lang=lang, row=row, states=AUDIO_STATES,
+                           limit_mb=MAX_UPLOAD_BYTES // 2**20, sha256=sha, **extra)
 
