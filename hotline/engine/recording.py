@@ -82,7 +82,8 @@ def after_pin(right: bool, tries: int, langs: tuple[str, ...], names: dict[str, 
 def _ask_language(langs: tuple[str, ...], names: dict[str, str]) -> Turn:
     options = " ".join(f"{names.get(lang, lang)}: press {i}." for i, lang in
                        enumerate(langs, start=1))
-    return Turn((Say(f"Which language? {options}"),), LANGUAGE)
+    ending = " Then press hash." if len(langs) > 9 else ""
+    return Turn((Say(f"Which language? {options}{ending}"),), LANGUAGE)
 
 
 def after_language(langs: tuple[str, ...], names: dict[str, str], digits: str | None) -> Turn:

@@ -124,7 +124,7 @@ def webhook(step: str) -> Response:
         services.redis.hset(key, "lang", turn.lang)
     if turn.number:
         services.redis.hset(key, "number", str(turn.number))
-    return _answer(services, turn, services.redis.hgetall(key))
+    return _answer(services, turn, services.redis.hgetall(key), many=len(langs) > 9)
 
 
 def _pin(services: Services, key: str, editor: Mediator, digits: str | None,
@@ -182,12 +182,13 @@ def _settle(services: Services, call: dict[str, str], editor: Mediator, keep: bo
                          description=f"delete take {sid}")
 
 
-def _answer(services: Services, turn: flow.Turn, call: dict[str, str]) -> Response:
-    """`turn` as TwiML."""
+def _answer(services: Services, turn: flow.Turn, call: dict[str, str],
+            many: bool = False) -> Response:
+    """`turn` as TwiML (`many`: more than nine languages to choose from, typed with hash)."""
     response = VoiceResponse()
     verb: VoiceResponse | Gather = response
     action = url_for("prompt_recording.webhook", step=turn.listen or flow.PIN)
-    if turn.listen in (flow.PIN, flow.NUMBER):
+    if turn.listen in (flow.PIN, flow.NUMBER) or (turn.listen == flow.LANGUAGE and many):
         verb = Gather(action=action, method="POST", finish_on_key="#", timeout=TIMEOUT_SECONDS,
                       input="dtmf", action_on_empty_result=True)
     elif turn.listen in (flow.LANGUAGE, flow.REVIEW):
