@@ -68,20 +68,24 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
 
     from hotline import metrics
     from hotline.audio import media
+    from hotline.console import content as content_console
     from hotline.console import reports
     from hotline.console import views as console
-    from hotline.twilio import sms, voice
+    from hotline.twilio import prompt_recording, sms, voice
 
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks prove themselves with their signature instead
     csrf.exempt(sms.bp)
+    csrf.exempt(prompt_recording.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(prompt_recording.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(metrics.bp)
     metrics.init_app(app, services)
+    content_console.register(app)
 
     @app.after_request
     def _nosniff(response: Response) -> Response:

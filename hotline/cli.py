@@ -404,8 +404,8 @@ def _services() -> Services:
 @click.option("--name", required=True, help="Shown in the console.")
 @click.option("--languages", required=True, help="Comma-separated codes, e.g. fr,ar.")
 @click.option("--phone", required=True, help="The phone the hotline rings for their calls.")
-@click.option("--role", type=click.Choice(["mediator", "admin"]), default="mediator",
-              show_default=True)
+@click.option("--role", type=click.Choice(["mediator", "editor", "admin"]), default="mediator",
+              show_default=True, help="editor: reviews and records the content, takes no calls.")
 @click.password_option(help="At least 10 characters (asked for when left out).")
 def mediators_add(login: str, name: str, languages: str, phone: str, role: str,
                   password: str) -> None:
@@ -428,6 +428,19 @@ def mediators_list() -> None:
     for m in _services().mediators.all():
         state = "active" if m.active else "disabled"
         click.echo(f"{m.login:<16}{m.name:<24}{','.join(m.languages):<16}{m.role:<10}{state}")
+
+
+@mediators.command("pin")
+@click.argument("login")
+@click.password_option("--pin", prompt="PIN (4 to 8 digits)",
+                       help="Opens recording by phone (asked for when left out).")
+def mediators_pin(login: str, pin: str) -> None:
+    """Set the PIN an editor or admin types to record prompts by phone."""
+    try:
+        _services().mediators.set_pin(login, pin)
+    except MediatorError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"PIN set for {login}")
 
 
 @mediators.command("disable")

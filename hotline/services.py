@@ -54,7 +54,7 @@ class Services:
     _rq: Redis | None = field(default=None, repr=False)
     # TwiML documents of the menus, by (turn, time slice): see hotline.twilio.voice._twiml
     rendered: dict[Any, str] = field(default_factory=dict, repr=False)
-    _offered: tuple[int | None, tuple[str, ...]] | None = field(default=None, repr=False)
+    _offered: tuple[object, tuple[str, ...]] | None = field(default=None, repr=False)
 
     def offered_languages(self) -> tuple[str, ...]:
         """The languages the voice line can speak whole (see `voice_ready`), worked out again

@@ -128,7 +128,7 @@ def test_script_prints_the_exact_texts_and_writes_sidecars_to_record_from(conten
     result = run(content_copy, "script", "--lang", "nl", "--sidecars")
     assert result.exit_code == 0, result.output
     welcome = content.text("nl", "welcome")
-    assert f"welcome: {welcome}" in result.output and "{" not in welcome  # 112, filled in
+    assert f"  2  welcome: {welcome}" in result.output and "{" not in welcome  # 112, filled in
     folder = content_copy / "audio_cache" / "recordings" / "nl"
     assert (folder / "welcome.txt").read_text(encoding="utf-8").strip() == welcome
     (folder / "welcome.txt").write_text("Edited by hand.")

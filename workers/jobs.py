@@ -51,6 +51,13 @@ def rewrite_append_only_file() -> bool:
     return erasure.rewrite_append_only_file(services().redis)
 
 
+def keep_take(sid: str, lang: str, key: str, text: str, login: str) -> float | None:
+    """Keep a take recorded by phone (see hotline.twilio.prompt_recording.keep_take)."""
+    from hotline.twilio.prompt_recording import keep_take as keep
+
+    return keep(services(), sid, lang, key, text, login)
+
+
 def maintenance() -> dict[str, object]:
     """Every minute (enqueued by the workers' clock, `workers.clock`): move the spool into Redis,
     put overdue claims back in line, alert mediators about long waits, delete old voice

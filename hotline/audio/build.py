@@ -38,6 +38,11 @@ from hotline.engine.voice import utterances
 FORMAT = "wav-mulaw-8000-mono"
 RATE = 8000
 PEAK = 0.89  # -1 dBFS: every prompt equally loud, whichever engine or person spoke it
+# A person's recording is normalised by its loudness (ITU-R BS.1770, pyloudnorm), not its peak: a
+# breath or a click near the microphone would otherwise set its level. -19 LUFS is the median
+# loudness of espeak-ng's prompts peaking at PEAK; a recording's peak is still held at PEAK.
+LOUDNESS = -19.0
+TRIM_DB = -30.0  # a recording's frames this far below its loudest are silence at either end
 PAD_SECONDS = 0.1  # silence kept before and after speech
 LOCK = ".manifest.lock"
 TMP_PREFIX = ".tmp-"
@@ -156,18 +161,44 @@ def file_name(text: str, engine: str, voice: str, fmt: str = FORMAT) -> str:
     return f"{digest[:32]}.wav"
 
 
-def to_telephone(speech: Speech) -> np.ndarray:
-    """Samples at 8 kHz: resampled (soxr), silence trimmed to PAD_SECONDS, peak at PEAK."""
+def to_telephone(speech: Speech, loudness: float | None = None) -> np.ndarray:
+    """Samples at 8 kHz: resampled (soxr), silence trimmed to PAD_SECONDS, peak at PEAK (or,
+    given `loudness`, that integrated loudness in LUFS with the peak at most PEAK)."""
     samples = np.asarray(speech.samples, dtype=np.float32)
     if speech.rate != RATE:
         samples = soxr.resample(samples, speech.rate, RATE, quality="HQ")
     peak = float(np.abs(samples).max()) if samples.size else 0.0
     if peak < 1e-3:
         raise EngineError("the audio is silent")
-    loud = np.flatnonzero(np.abs(samples) > 0.03 * peak)
     pad = int(PAD_SECONDS * RATE)
-    samples = samples[max(0, loud[0] - pad): loud[-1] + pad]
-    return (samples * (PEAK / peak)).astype(np.float32)
+    if loudness is None:
+        loud = np.flatnonzero(np.abs(samples) > 0.03 * peak)
+        samples = samples[max(0, loud[0] - pad): loud[-1] + pad]
+    else:  # a room's hiss can pass 3% of a quiet take's peak: judge 20 ms frames by their energy
+        frame = RATE // 50
+        frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+        energy = np.sqrt(np.mean(frames ** 2, axis=1)) if len(frames) else np.ones(1)
+        voiced = np.flatnonzero(energy > energy.max() * 10 ** (TRIM_DB / 20))
+        samples = samples[max(0, voiced[0] * frame - pad): (voiced[-1] + 1) * frame + pad]
+        peak = float(np.abs(samples).max())
+    gain = PEAK / peak
+    if loudness is not None:
+        gain = min(gain, _loudness_gain(samples, loudness))
+    return (samples * gain).astype(np.float32)
+
+
+def _loudness_gain(samples: np.ndarray, target: float) -> float:
+    """The gain that brings `samples` (at RATE) to `target` LUFS; infinite when too short to
+    measure (under 0.4 s: the peak decides)."""
+    import pyloudnorm
+
+    try:
+        measured = pyloudnorm.Meter(RATE).integrated_loudness(samples.astype(np.float64))
+    except ValueError:
+        return float("inf")
+    if not np.isfinite(measured):
+        return float("inf")
+    return float(10 ** ((target - measured) / 20))
 
 
 def write_wav(path: Path, samples: np.ndarray) -> None:
@@ -185,9 +216,9 @@ def write_wav(path: Path, samples: np.ndarray) -> None:
         raise
 
 
-def _store(root: Path, name: str, speech: Speech) -> float:
+def _store(root: Path, name: str, speech: Speech, loudness: float | None = None) -> float:
     """Convert and write `speech` as `root/name`; its duration in seconds."""
-    samples = to_telephone(speech)
+    samples = to_telephone(speech, loudness)
     write_wav(root / name, samples)
     return round(len(samples) / RATE, 3)
 
@@ -373,14 +404,15 @@ def run_task(task: Task, root: Path, engines: dict[str, Engine]) -> Result:
     fallback = tried[0] if rendered_by is not None and tried else None
     recorded, converted = task.recorded, False
     if task.source and not recorded and task.source_sha:
+        from hotline.audio.takes import TakeError, decode
+
         try:
-            samples, rate = soundfile.read(root / task.source, dtype="float32", always_2d=True)
             target = file_name(prompt.text, RECORDING, task.source_sha)
-            seconds = _store(root, target, Speech(samples.mean(axis=1), rate))
+            seconds = _store(root, target, decode((root / task.source).read_bytes()), LOUDNESS)
             recorded = {"file": target, "engine": RECORDING, "voice": task.source_sha,
                         "format": FORMAT, "seconds": seconds, "source": task.source}
             converted = True
-        except (EngineError, OSError, ValueError, RuntimeError) as exc:
+        except (EngineError, TakeError, OSError, ValueError, RuntimeError) as exc:
             errors.append(f"{task.source}: cannot convert: {exc}")
     return Result(prompt, compose(prompt, rendered, recorded), rendered_by, reused, converted,
                   tuple(errors), fallback)

@@ -99,14 +99,15 @@ def status(langs: tuple[str, ...]) -> None:
 @click.option("--sidecars", is_flag=True,
               help="Also write recordings/<lang>/<key>.txt for every prompt that has none.")
 def script(lang: str, sidecars: bool) -> None:
-    """Every prompt of a language with its exact text: the script for a person to record."""
-    from hotline.audio.build import prompts_of
+    """Every prompt of a language with its number and exact text: the script for a person to
+    record (the number is what a volunteer types to record it by phone)."""
+    from hotline.audio.takes import numbered
 
     settings, content, _ = _load((lang,))
     folder = settings.audio_root / RECORDINGS / lang
     written = 0
-    for prompt in prompts_of(content, [lang]):
-        click.echo(f"{prompt.keys[0]}: {prompt.text}")
+    for number, prompt in numbered(content, lang):
+        click.echo(f"{number:>3}  {prompt.keys[0]}: {prompt.text}")
         sidecar = folder / f"{prompt.keys[0]}{SIDECAR}"
         if sidecars and not sidecar.exists():
             folder.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@
 
 The text id is `text_id(lang, text)`: a changed text has another id, so it can never play stale
 audio, and a file's name (a hash of text, engine, voice and format) never changes meaning, so it
-can be cached forever. The manifest is re-read when its modification time changes.
+can be cached forever. The manifest is re-read when it changes (`version`).
 
 Human recordings live in `recordings/<lang>/<prompt key>.<ext>`, each with a sidecar
 `<prompt key>.txt` holding the exact text that was read aloud. `hotline audio build` converts a
@@ -32,7 +32,7 @@ MANIFEST = "manifest.json"
 RECORDINGS = "recordings"
 RECORDING = "recording"  # the manifest's engine name for a human recording
 SIDECAR = ".txt"
-RECORDING_TYPES = (".wav", ".mp3", ".flac", ".ogg")  # what the converter reads
+RECORDING_TYPES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".webm", ".opus")  # PyAV reads them
 
 
 def text_id(lang: str, text: str) -> str:
@@ -57,7 +57,7 @@ class AudioLibrary:
     def __init__(self, root: Path | str):
         self.root = Path(root)
         self._lock = threading.Lock()
-        self._stamp: int | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._files: dict[str, dict[str, Any]] = {}
         self._names: tuple[dict[str, dict[str, Any]], frozenset[str]] | None = None
 
@@ -100,18 +100,19 @@ class AudioLibrary:
                 return float(part["seconds"])
         return None
 
-    def version(self) -> int | None:
-        """The manifest's modification time (ns): it changes with every build."""
+    def version(self) -> tuple[int, int, int] | None:
+        """The manifest's modification time (ns), inode and size: they change with every build
+        and every recording kept (see `_manifest`)."""
         try:
-            return (self.root / MANIFEST).stat().st_mtime_ns
+            found = (self.root / MANIFEST).stat()
         except FileNotFoundError:
             return None
+        return (found.st_mtime_ns, found.st_ino, found.st_size)
 
     def _manifest(self) -> dict[str, dict[str, Any]]:
         path = self.root / MANIFEST
-        try:
-            stamp = path.stat().st_mtime_ns
-        except FileNotFoundError:
+        stamp = self.version()
+        if stamp is None:
             return {}
         with self._lock:
             if stamp != self._stamp:

@@ -22,6 +22,8 @@ def answer(services: Services, mediator: Mediator, body: str) -> str:
     """Carry out one command from `mediator`; returns the reply text."""
     typed = words(body)
     command = typed[0] if typed else ""
+    if not mediator.takes_calls:
+        return "This account works on the line's content and takes no calls."
     services.mediators.seen(mediator.login)
     if command in NEXT:
         ticket = services.callbacks.take_next(mediator.login, list(mediator.languages))

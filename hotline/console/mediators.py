@@ -2,7 +2,8 @@
 
 Keys:
 - `med:<login>`           hash: login, name, languages (comma-separated), phone (encrypted),
-                          phone_key, role (mediator|admin), password (argon2 hash), active (1|0)
+                          phone_key, role (mediator|editor|admin), password (argon2 hash),
+                          active (1|0), pin (argon2 hash of the PIN for recording by phone)
 - `med:all`               set of logins
 - `med:phone:<phone key>` login of the mediator with that phone (SMS commands)
 - `med:seen:<login>`      present while the mediator was active in the last SEEN_SECONDS
@@ -20,7 +21,9 @@ from hotline.console.sessions import Sessions
 from hotline.state.client import TextRedis
 from hotline.state.privacy import Privacy, normalize_number
 
-ROLES = ("mediator", "admin")
+ROLES = ("mediator", "editor", "admin")  # an editor reviews and records content, takes no calls
+EDITING_ROLES = ("editor", "admin")
+PIN_LENGTHS = range(4, 9)
 SEEN_SECONDS = 15 * 60
 _hasher = PasswordHasher()
 
@@ -58,6 +61,16 @@ class Mediator:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def takes_calls(self) -> bool:
+        """Mediators and admins call callers back; editors work on the content only."""
+        return self.role != "editor"
+
+    def edits(self, lang: str) -> bool:
+        """True when this account may review and record `lang`'s content (admins: every
+        language; editors: their own)."""
+        return self.is_admin or (self.role == "editor" and lang in self.languages)
 
 
 class Mediators:
@@ -126,6 +139,22 @@ class Mediators:
         mediator = self.get(login) if stored else None
         return mediator if mediator and mediator.active else None
 
+    def set_pin(self, login: str, pin: str) -> None:
+        """Set the PIN that opens recording by phone (4 to 8 digits), hashed like a password."""
+        if not self.get(login):
+            raise MediatorError(f"no mediator {login!r}")
+        if not (pin.isascii() and pin.isdigit() and len(pin) in PIN_LENGTHS):
+            raise MediatorError("a PIN is 4 to 8 digits")
+        self.r.hset(f"med:{login}", "pin", _hasher.hash(pin))
+
+    def check_pin(self, login: str, pin: str) -> bool:
+        """True when `pin` is the account's PIN (always as slow; False when it has none)."""
+        stored = self.r.hget(f"med:{login}", "pin") if is_login(login) else None
+        try:
+            return bool(_hasher.verify(stored or _dummy_hash(), pin)) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
     def by_phone(self, number: str) -> Mediator | None:
         """The active mediator whose phone is `number`, if any (for SMS commands)."""
         login = self.r.get(f"med:phone:{self.privacy.number_key(number)}")
@@ -137,8 +166,8 @@ class Mediators:
         self.r.set(f"med:seen:{login}", "1", ex=SEEN_SECONDS)
 
     def active_for(self, lang: str) -> list[Mediator]:
-        """Active accounts speaking `lang`."""
-        return [m for m in self.all() if m.active and lang in m.languages]
+        """Active accounts speaking `lang` that take calls (never editors)."""
+        return [m for m in self.all() if m.active and m.takes_calls and lang in m.languages]
 
     def working_now(self, lang: str) -> bool:
         """True when a mediator speaking `lang` was active in the last SEEN_SECONDS."""

@@ -167,8 +167,11 @@ def logout() -> BaseResponse:
 
 @bp.get("/")
 @login_required
-def queues() -> str:
-    """Waiting tickets per language, and the tickets this mediator holds."""
+def queues() -> str | BaseResponse:
+    """Waiting tickets per language, and the tickets this mediator holds (an editor, who takes
+    no calls, goes to the Content section)."""
+    if not g.mediator.takes_calls:
+        return redirect(url_for("content.index"))
     services = _services()
     langs = list(services.content.languages)
     return render_template("console/queues.html", stats=services.callbacks.stats(langs),
@@ -179,6 +182,8 @@ def queues() -> str:
 @login_required
 def take() -> BaseResponse:
     """Claim the oldest waiting ticket in this mediator's languages."""
+    if not g.mediator.takes_calls:
+        abort(403)
     ticket = _services().callbacks.take_next(g.mediator.login, list(g.mediator.languages))
     if ticket is None:
         flash("No ticket is waiting in your languages.")

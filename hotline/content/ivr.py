@@ -49,6 +49,7 @@ SYSTEM_PROMPTS = (
     "code_prompt", "code_unknown",
 )
 CODE_KEY = "#"  # pressed at any menu: the caller types an item's two-digit code next
+RESERVED_CODE = "00"  # opens recording by phone for editors (hotline.engine.recording)
 CODE_DIGITS = 2
 # Prompts of the callback flow, required when the menu has a callback node.
 CALLBACK_PROMPTS = (
@@ -280,6 +281,8 @@ def load_content(root: Path | str) -> Content:
             continue
         if len(node.code) != CODE_DIGITS or not node.code.isdigit() or not node.code.isascii():
             check.fail(f"nodes.{name}.code", f"must be {CODE_DIGITS} digits, not {node.code!r}")
+        elif node.code == RESERVED_CODE:
+            check.fail(f"nodes.{name}.code", f"{RESERVED_CODE} opens recording by phone")
         elif node.code in seen_codes:
             check.fail(f"nodes.{name}.code", f"{node.code} is already the code of "
                        f"{seen_codes[node.code]}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import requests
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -57,3 +58,15 @@ def find_call(client: Client, caller_id: str, to: str, since: float) -> str | No
         if created and created.timestamp() >= since - 60:
             return str(call.sid)
     return None
+
+
+def fetch_recording(settings: Settings, sid: str) -> bytes:
+    """The media of recording `sid` as WAV, from TWILIO_API_BASE_URL with the account's
+    credentials (the URL is built from the SID, never taken from a request). Raises
+    requests.HTTPError for an answer other than 200."""
+    base = settings.twilio_api_base_url.rstrip("/")
+    url = f"{base}/2010-04-01/Accounts/{settings.twilio_account_sid}/Recordings/{sid}.wav"
+    answer = requests.get(url, timeout=TIMEOUT_SECONDS * 3, auth=(
+        settings.twilio_account_sid, settings.twilio_auth_token))
+    answer.raise_for_status()
+    return answer.content

@@ -60,6 +60,7 @@ class TwilioSandbox:
         self.fields: dict[str, dict[str, list[str]]] = {}
         self.recordings: set[str] = set()
         self.deleted_recordings: list[str] = []
+        self.recording_media: dict[str, bytes] = {}  # SID -> WAV, served until deleted
         self.status_callbacks: list[tuple[str, dict[str, str]]] = []  # (url, fields) as sent
         self.transport: Transport = _http_post
         self.requests = 0
@@ -96,6 +97,7 @@ class TwilioSandbox:
             self.calls.clear()
             self.fields.clear()
             self.recordings.clear()
+            self.recording_media.clear()
             self.deleted_recordings.clear()
             self.status_callbacks.clear()
             self._failures.clear()
@@ -103,6 +105,15 @@ class TwilioSandbox:
             self.requests = 0
         self.delay_seconds = 0.0
         self.transport = _http_post
+
+    def add_recording_media(self, wav: bytes) -> tuple[str, str]:
+        """A recording made on a call holding `wav` (as `add_recording`): its SID and its URL
+        (Twilio's RecordingUrl; the media is served at the URL + ".wav" until deleted)."""
+        url = self.add_recording()
+        sid = url.rsplit("/", 1)[-1]
+        with self._lock:
+            self.recording_media[sid] = wav
+        return sid, url
 
     def fail_next(self, count: int, status: int = 500) -> None:
         """Answer the next `count` create requests with `status` (500, 503, 429…)."""
@@ -228,6 +239,7 @@ class TwilioSandbox:
             if sid not in self.recordings:
                 return 404, _error(404, 20404, f"The requested resource {path} was not found")
             self.recordings.discard(sid)
+            self.recording_media.pop(sid, None)
             self.deleted_recordings.append(sid)
         return 204, None
 
@@ -273,12 +285,35 @@ class TwilioSandbox:
                     return None
                 return below.removesuffix(".json")
 
+            def _media(self, name: str) -> None:
+                """A recording's media as WAV (with the account's credentials, as Twilio
+                does when a recording's media needs authentication)."""
+                expected = base64.b64encode(
+                    f"{sandbox.account_sid}:{sandbox.auth_token}".encode()).decode()
+                with sandbox._lock:
+                    data = sandbox.recording_media.get(name.removesuffix(".wav"))
+                if self.headers.get("Authorization") != f"Basic {expected}":
+                    self._send(401, _error(401, 20003, "Authenticate"))
+                elif data is None or not name.endswith(".wav"):
+                    self._send(404, _error(404, 20404, f"The requested resource {self.path} "
+                                                       "was not found"))
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "audio/x-wav")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
             def do_DELETE(self) -> None:
                 below = self._account_path()
                 if below is not None:
                     self._send(*sandbox._delete_recording(self.path.split("?")[0]))
 
             def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                if path.startswith(f"{API}{sandbox.account_sid}/Recordings/"):
+                    self._media(path.rsplit("/", 1)[-1])
+                    return
                 kind = self._route()
                 if kind:
                     query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}

@@ -27,11 +27,13 @@ from hotline.content.budget import WORDS_PER_SECOND, words
 from hotline.content.ivr import LANGUAGE_MENUS, Content
 from hotline.engine import callback as callback_flow
 from hotline.engine import voice as engine
+from hotline.engine.recording import ENTRY_CODE
 from hotline.engine.turns import Caller, spoken_digits
 from hotline.services import Services
 from hotline.state import sms as sms_state
 from hotline.state.events import Event, events
 from hotline.state.privacy import InvalidToken, is_textable, normalize_number, redact
+from hotline.twilio import prompt_recording
 from hotline.twilio.signatures import twilio_only
 from hotline.twilio.twiml import position_from, render
 
@@ -99,6 +101,11 @@ def step() -> Response:
     """A key press (`Digits`) or silence at the position the URL carries."""
     services = _services()
     at = position_from(request.args)
+    if at.step == engine.CODE_STEP and (request.form.get("Digits") or "").strip() == ENTRY_CODE:
+        editor_call = prompt_recording.begin(services, request.form.get("From", ""),
+                                      request.form.get("CallSid", ""))
+        if editor_call is not None:  # an editor's phone: recording prompts
+            return editor_call
     caller = _caller(services)
     turn = engine.respond(services.content, at, request.form.get("Digits"), caller)
     counted: list[Event] = []
