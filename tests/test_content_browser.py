@@ -5,7 +5,10 @@ content security policy violation."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from werkzeug.serving import make_server
 
 from hotline.audio.build import RECORDING, read_manifest
 from hotline.audio.library import text_id
@@ -14,10 +17,11 @@ from hotline.console import audit
 from tests.helpers import PASSWORD
 from tests.test_audio_takes import encode, speech
 from tests.test_console_browser import CHROMIUM, FLAGS, SHOTS, playwright_api, served
+from tests.test_console_content import copy_app, ledger
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no chromium")]
 MICROPHONE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-__all__ = ["served"]  # the fixture
+__all__ = ["copy_app", "served"]  # fixtures
 
 
 def _fits(page) -> None:
@@ -97,3 +101,35 @@ def test_an_editor_uploads_and_records_a_prompt_on_a_phone(services, served, tmp
         context.close()
         chrome.close()
     assert violations == []
+
+
+@pytest.fixture
+def served_copy(copy_app):
+    """The console on a writable copy of the content (a review writes the ledger), served."""
+    services = copy_app.extensions["hotline"]
+    services.settings = services.settings.replace(public_base_url=None)
+    server = make_server("localhost", 0, copy_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{server.server_port}"
+    server.shutdown()
+
+
+def test_a_reviewer_marks_a_text_reviewed_from_a_phone(copy_app, served_copy):
+    with playwright_api.sync_playwright() as pw:
+        chrome = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = chrome.new_context(viewport={"width": 360, "height": 740}).new_page()
+        page.goto(f"{served_copy}/console/login")
+        page.fill("input[name=login]", "eva")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{served_copy}/console/content/fr/welcome")
+        assert page.inner_text("#review-state") == "draft"
+        page.fill("#review-by", "Eva Martin")
+        page.click("text=Mark reviewed: language")
+        page.wait_for_selector("text=Recorded: language review by Eva Martin.")
+        assert page.inner_text("#review-state") == "reviewed"
+        _fits(page)
+        chrome.close()
+    [entry] = ledger(copy_app)
+    assert (entry["key"], entry["kind"], entry["by"]) == ("welcome", "language", "Eva Martin")
