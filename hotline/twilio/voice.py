@@ -43,7 +43,6 @@ RENDER_SECONDS = 10
 RENDERED_MAX = 4096
 EVENTS_PAUSE_SECONDS = 30  # after Redis failed to count a step, the next steps do not try
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
-_events_paused_until = 0.0
 
 
 def _services() -> Services:
@@ -191,8 +190,7 @@ def _count(services: Services, at: engine.Position | None, turn: engine.Turn | N
            counted: list[Event], sid: str | None = None) -> None:
     """Count this request's events and where the call now is (None `turn`: the call ended):
     one round trip, skipped for a while once Redis has failed (the line answers without it)."""
-    global _events_paused_until
-    if time.monotonic() < _events_paused_until:
+    if time.monotonic() < services.events.paused_until:
         return
     listen = turn.listen if turn else None
     content, lang, node, depth, needs = services.content, "", "", 0, 0.0
@@ -206,7 +204,7 @@ def _count(services: Services, at: engine.Position | None, turn: engine.Turn | N
         services.events.call_step(sid or request.form.get("CallSid", ""), counted, lang=lang,
                                   node=node, depth=depth, needs=needs, end=turn is None)
     except redis.RedisError:
-        _events_paused_until = time.monotonic() + EVENTS_PAUSE_SECONDS
+        services.events.paused_until = time.monotonic() + EVENTS_PAUSE_SECONDS
         log.warning("Redis unreachable: this call's events are not counted")
 
 
