@@ -116,7 +116,7 @@ def load_lexicon(voice: Content, keywords: dict[str, dict[str, list[str]]],
 def common_words(langs: tuple[str, ...]) -> frozenset[str]:
     """The COMMON_WORDS most frequent words of each of `langs` that wordfreq knows (Dari through
     Persian), as message tokens: a word people wrote for itself, no typo of a lexicon word."""
-    from wordfreq import available_languages, top_n_list
+    from wordfreq import available_languages, get_frequency_dict, get_frequency_list, top_n_list
 
     known = available_languages(wordlist="small")
     found: set[str] = set()
@@ -125,6 +125,8 @@ def common_words(langs: tuple[str, ...]) -> frozenset[str]:
         if code in known:
             for word in top_n_list(code, COMMON_WORDS, wordlist="small"):
                 found.update(tokens(word))
+    for cached in (top_n_list, get_frequency_list, get_frequency_dict):
+        cached.cache_clear()  # the whole lists stay in memory otherwise (about 20 MB)
     return frozenset(found)
 
 
