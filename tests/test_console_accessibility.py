@@ -60,7 +60,8 @@ def test_every_console_page_passes_axe_at_360_px(services, served):
         admin.wait_for_selector("text=Callback queues")
         found += _audit(admin, axe, "queues")
         admin.click("text=Take next ticket")  # the ticket as its mediator sees it: number, actions
-        admin.wait_for_selector("#number")
+        admin.wait_for_selector(f"text=Ticket {ref}")
+        assert admin.is_visible("#number")
         found += _audit(admin, axe, "ticket")
         for name, path in [("admin", "/console/admin"), ("reports", "/console/reports/")]:
             admin.goto(f"{served}{path}")
