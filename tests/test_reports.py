@@ -281,6 +281,16 @@ def test_reports_need_an_admin(client, services):
     assert client.get("/console/reports/chart/calls.svg", **HTTPS).status_code == 403
 
 
+def test_every_chart_draws_for_a_period_without_traffic(client, services):
+    """A fresh line (or a quiet period): each chart is an SVG, not a 500 and a broken image."""
+    services.mediators.add("amina", "Amina", ["fr"], "+32470999888", PASSWORD, role="admin")
+    log_in(client, "amina")
+    for name in ("calls", "sms", "items", "funnel", "callbacks"):
+        response = client.get(f"/console/reports/chart/{name}.svg", **HTTPS)
+        assert response.status_code == 200, name
+        assert ET.fromstring(response.data).tag == f"{SVG}svg"
+
+
 @pytest.mark.parametrize("query", ["from=2026-13-01", "from=yesterday", "from=%00",
                                    "to=2026-01-01&from=2026-02-01",
                                    "from=2020-01-01&to=2026-01-01"])

@@ -242,6 +242,8 @@ def chart(name: str, f: Figures, labels: dict[str, str] | None = None) -> str:
         c.add("tickets", [f.outcomes[n] for n in names])
     else:
         abort(404)
+    if not c.raw_series:
+        c.y_labels = None  # pygal fails on y labels without a series; it draws "No data"
     return str(c.render(is_unicode=True))
 
 
