@@ -55,6 +55,8 @@ class Services:
     # TwiML documents of the menus, by (turn, time slice): see hotline.twilio.voice._twiml
     rendered: dict[Any, str] = field(default_factory=dict, repr=False)
     _offered: tuple[object, tuple[str, ...]] | None = field(default=None, repr=False)
+    # monotonic time before which the voice line does not count events (Redis failed)
+    events_paused_until: float = field(default=0.0, repr=False)
 
     def offered_languages(self) -> tuple[str, ...]:
         """The languages the voice line can speak whole (see `voice_ready`), worked out again

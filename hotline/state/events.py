@@ -143,7 +143,6 @@ class Events:
         self.r = r
         self.zone = zone
         self.clock = time.time  # what "now" is when not given
-        self.paused_until = 0.0  # monotonic: after Redis failed, the voice line does not count
         self._call = r.register_script(_CALL)
 
     def _when(self, now: float | None) -> tuple[str, str, float]:

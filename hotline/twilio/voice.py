@@ -190,7 +190,7 @@ def _count(services: Services, at: engine.Position | None, turn: engine.Turn | N
            counted: list[Event], sid: str | None = None) -> None:
     """Count this request's events and where the call now is (None `turn`: the call ended):
     one round trip, skipped for a while once Redis has failed (the line answers without it)."""
-    if time.monotonic() < services.events.paused_until:
+    if time.monotonic() < services.events_paused_until:
         return
     listen = turn.listen if turn else None
     content, lang, node, depth, needs = services.content, "", "", 0, 0.0
@@ -204,7 +204,7 @@ def _count(services: Services, at: engine.Position | None, turn: engine.Turn | N
         services.events.call_step(sid or request.form.get("CallSid", ""), counted, lang=lang,
                                   node=node, depth=depth, needs=needs, end=turn is None)
     except redis.RedisError:
-        services.events.paused_until = time.monotonic() + EVENTS_PAUSE_SECONDS
+        services.events_paused_until = time.monotonic() + EVENTS_PAUSE_SECONDS
         log.warning("Redis unreachable: this call's events are not counted")
 
 
