@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 
 
-@pytest.fixture
-def served(app):
+def serve(app) -> Iterator[str]:
+    """Serve `app` on a free port of localhost (as itself: no public URL) until closed."""
     services = app.extensions["hotline"]
     services.settings = services.settings.replace(public_base_url=None)
     server = make_server("localhost", 0, app, threaded=True)
@@ -33,6 +34,11 @@ def served(app):
     thread.start()
     yield f"http://localhost:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture
+def served(app):
+    yield from serve(app)
 
 
 def test_log_in_take_next_record_outcome_log_out(services, served):

@@ -5,10 +5,7 @@ content security policy violation."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from hotline.audio.build import RECORDING, read_manifest
 from hotline.audio.library import text_id
@@ -16,7 +13,7 @@ from hotline.audio.takes import prompt_named
 from hotline.console import audit
 from tests.helpers import PASSWORD
 from tests.test_audio_takes import encode, speech
-from tests.test_console_browser import CHROMIUM, FLAGS, SHOTS, playwright_api, served
+from tests.test_console_browser import CHROMIUM, FLAGS, SHOTS, playwright_api, serve, served
 from tests.test_console_content import copy_app, ledger
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no chromium")]
@@ -106,13 +103,7 @@ def test_an_editor_uploads_and_records_a_prompt_on_a_phone(services, served, tmp
 @pytest.fixture
 def served_copy(copy_app):
     """The console on a writable copy of the content (a review writes the ledger), served."""
-    services = copy_app.extensions["hotline"]
-    services.settings = services.settings.replace(public_base_url=None)
-    server = make_server("localhost", 0, copy_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_port}"
-    server.shutdown()
+    yield from serve(copy_app)
 
 
 def test_a_reviewer_marks_a_text_reviewed_from_a_phone(copy_app, served_copy):
