@@ -127,8 +127,31 @@ def test_another_ending_and_a_real_typo_still_match(sms, word, form_of):
     assert steps and (form_of is None or form_of in steps), steps
 
 
+@pytest.mark.parametrize(("word", "head"), [
+    ("COMPUTERCURSUS", "CURSUS"), ("HUURSCHULDEN", "SCHULD*"), ("SPOEDZIEKENHUIS", "ZIEKENHUIS"),
+])
+def test_a_dutch_compound_is_read_by_its_head(sms, word, head):
+    """Dutch glues words together, the head last: a "computercursus" is a course."""
+    assert sms.lexicon.index.steps_of(word) == {head}
+
+
+def test_a_head_needs_three_letters_before_it_and_the_longest_wins(sms):
+    assert "CURSUS" not in sms.lexicon.index.steps_of("ABCURSUS")
+    assert sms.lexicon.index.steps_of("ZIEKENHUISREKENINGEN") == {"REKENING*"}  # a bill
+
+
+def test_compounds_only_in_a_language_that_says_so(content_copy):
+    """English glues no words: "computercourse" is not a course of any language that does not
+    declare compounds (and a bad `compounds` value is named)."""
+    sms = load_sms_content(load_content(content_copy))
+    assert not sms.lexicon.index.steps_of("COMPUTERCLASS")
+    edit(content_copy / "sms_templates/lexicon/nl.yaml", lambda d: d.update(compounds="yes"))
+    with pytest.raises(ContentError, match=r"nl.yaml: compounds"):
+        load_sms_content(load_content(content_copy))
+
+
 @pytest.mark.parametrize("body", ["STOP", "stop", "Stop.", "stop please", "stop svp", "STOP STOP",
-                                  "  stop !! "])
+                                  "  stop !! ", "stop sms", "stop messages pls", "STOP SMS AUB"])
 def test_stop_only_as_the_whole_message(sms, body):
     assert ask(sms, body).opted_out is True
 

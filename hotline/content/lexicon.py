@@ -6,6 +6,7 @@ Each file lists the words and short phrases people write, by what they are about
     topics:            # a node of ivr_scripts/menu.yaml, or help (the main menu)
       amu: [aide medicale, medecin, soins, "hopita*", ...]
     fillers: [svp, merci, ...]   # words that say nothing (please, thanks): "stop svp" is STOP
+    compounds: true    # words are glued into compounds, the head last (Dutch): see phrases
     pending:           # words for nodes the menu does not have yet: ignored until they exist
       legal_aid: [avocat, ...]
 
@@ -68,6 +69,7 @@ def load_lexicon(voice: Content, keywords: dict[str, dict[str, list[str]]],
     root: Path = voice.root
     claimed: dict[tuple[str, tuple[str, ...]], tuple[str, str, str]] = {}  # (lang, steps) -> ...
     sizes: dict[str, dict[str, int]] = {}
+    compounding: set[str] = set()
     allowed = topic_names(voice)
     for target, by_lang in keywords.items():
         if target not in allowed or (target in voice.nodes
@@ -98,6 +100,10 @@ def load_lexicon(voice: Content, keywords: dict[str, dict[str, list[str]]],
                 _claim(claimed, code, word, str(topic), (check.file, f"topics.{topic}"), check)
         for word in _word_list(data.get("fillers", []), "fillers", check):
             _claim(claimed, code, word, FILLER, (check.file, "fillers"), check)
+        if data.get("compounds", False) not in (True, False):
+            check.fail("compounds", "must be true or false")
+        elif data.get("compounds"):
+            compounding.add(code)
     merged: dict[tuple[tuple[str, ...], str], list[str]] = {}
     texts: dict[tuple[tuple[str, ...], str], str] = {}
     for (lang, steps), (target, _, text) in claimed.items():
@@ -108,7 +114,7 @@ def load_lexicon(voice: Content, keywords: dict[str, dict[str, list[str]]],
     order = list(voice.languages)
     entries = [Entry(texts[key], key[0], key[1], tuple(sorted(langs, key=order.index)))
                for key, langs in merged.items()]
-    index = PhraseIndex(entries, common_words(tuple(order)))
+    index = PhraseIndex(entries, common_words(tuple(order)), frozenset(compounding))
     return Lexicon(index, tuple(precedence), voice, sizes)
 
 

@@ -15,6 +15,10 @@ An entry is one or more steps, written in the lexicon as words separated by spac
   written with the article matches only words written with it;
 - `stem*`: any word that starts with `stem` (3 letters at least);
 - `...`: up to MAX_GAP other words between the steps on either side of it.
+
+In a language whose lexicon says `compounds: true` (Dutch), a word that is no entry's word and
+starts with none ends with one as its head: "computercursus" is a "cursus", "huurschulden" are
+"schuld*". Only the longest such head of MIN_HEAD letters or more counts, after MIN_STEM others.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ GAP = "..."
 MAX_GAP = 3
 MIN_STEM = 3
 MIN_TYPO_LENGTH = 5
+MIN_HEAD = 4
 MAX_WORD = 30  # longer tokens are no word of any lexicon: looked up exactly only
 TOKEN = re.compile(r"[A-Z0-9]+|[^\W_A-Z0-9]+")
 ARABIC_LETTER = re.compile(r"[\u0620-\u064A\u066E-\u06D3]")
@@ -109,14 +114,21 @@ class PhraseIndex:
     """Every entry, indexed so that finding them all in a message costs a few dict look-ups a
     token: exact forms, prefixes, and deletions for one-typo matches (a SymSpell-style index)."""
 
-    def __init__(self, entries: Iterable[Entry], common: frozenset[str] = frozenset()):
+    def __init__(self, entries: Iterable[Entry], common: frozenset[str] = frozenset(),
+                 compounding: frozenset[str] = frozenset()):
         self.entries = list(entries)
         self.common = common  # tokens that are words in their own right: never a typo
         self._exact: dict[str, set[str]] = {}
         self._stems: dict[str, set[str]] = {}
         self._deletions: dict[str, set[str]] = {}
         self._starting: dict[str, list[Entry]] = {}
+        self._heads: dict[str, str] = {}  # a compound's head, or its stem's start -> the step
         for entry in self.entries:
+            if compounding.intersection(entry.langs):
+                for step in entry.steps:
+                    word = step.rstrip("*")
+                    if step != GAP and len(word) >= MIN_HEAD and word.isascii():
+                        self._heads[word] = step
             for step in entry.steps:
                 if step == GAP:
                     continue
@@ -137,6 +149,8 @@ class PhraseIndex:
             return found
         for k in range(MIN_STEM, len(token) + 1):
             found |= self._stems.get(token[:k], set())
+        if not found and self._heads and token.isascii():
+            found = self._head_of(token)
         if found or len(token) < MIN_TYPO_LENGTH - 1:
             return found
         near = set(self._deletions.get(token, ()))
@@ -145,6 +159,16 @@ class PhraseIndex:
         common = token in self.common
         return {w for w in near if len(w) >= MIN_TYPO_LENGTH and one_edit_apart(token, w)
                 and (not common or _same_stem(token, w))}
+
+    def _head_of(self, token: str) -> set[str]:
+        """The step a compound `token` ends with (its longest head), if any."""
+        for start in range(MIN_STEM, len(token) - MIN_HEAD + 1):
+            tail = token[start:]
+            for end in range(len(tail), MIN_HEAD - 1, -1):
+                step = self._heads.get(tail[:end])
+                if step is not None and (end == len(tail) or step.endswith("*")):
+                    return {step}
+        return set()
 
     def find(self, words: list[str]) -> list[Hit]:
         """Every entry found in the tokens `words`, wherever it starts."""
