@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotline.content.ivr import ContentError, load_content
+from hotline.content.phrases import tokens
 from hotline.content.sms import SmsContent, load_sms_content
 from hotline.content.sms_eval import EVAL_FILES, evaluate, misses, rate_table, rates, read_cases
 from hotline.engine.sms import Conversation, Reply, reply
@@ -147,6 +148,33 @@ def test_compounds_only_in_a_language_that_says_so(content_copy):
     assert not sms.lexicon.index.steps_of("COMPUTERCLASS")
     edit(content_copy / "sms_templates/lexicon/nl.yaml", lambda d: d.update(compounds="yes"))
     with pytest.raises(ContentError, match=r"nl.yaml: compounds"):
+        load_sms_content(load_content(content_copy))
+
+
+@pytest.mark.parametrize(("body", "lang"), [
+    ("stop sending me messages please thank you", "en"),
+    ("stop svp merci jveux plus recevoir vos sms", "fr"),
+    ("geen berichten meer aub", "nl"),
+    ("стоп, більше не надсилайте мені повідомлень", "uk"),
+])
+def test_an_opt_out_phrase_anywhere_is_stop(sms, body, lang):
+    answer = ask(sms, body)
+    assert answer.opted_out is True
+    assert answer.text == sms.languages[lang].texts["stop_confirm"]
+
+
+def test_latin_letters_typed_inside_a_cyrillic_word_are_read_as_cyrillic(sms):
+    """"лiки" typed with a Latin i is one word, medicines, not "Л", "I", "КИ"."""
+    assert tokens("лiки вiд тиску") == ["ЛІКИ", "ВІД", "ТИСКУ"]
+    assert tokens("CPAS у Брюсселі") == ["CPAS", "У", "БРЮССЕЛІ"]
+    assert under(sms, *answered(sms, ask(sms, "потрібні лiки"))[1:], "amu")
+
+
+def test_a_quote_inside_an_entry_is_named(content_copy):
+    """`не ... "відповід*"` in a YAML list keeps its quotes: a silent non-match before."""
+    path = content_copy / "sms_templates/lexicon/uk.yaml"
+    edit(path, lambda d: d["topics"]["cpas_appeal"].append('не ... "відповід*"'))
+    with pytest.raises(ContentError, match=r"uk.yaml: topics.cpas_appeal\[\d+\]: .* quote"):
         load_sms_content(load_content(content_copy))
 
 

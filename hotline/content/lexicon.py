@@ -6,6 +6,7 @@ Each file lists the words and short phrases people write, by what they are about
     topics:            # a node of ivr_scripts/menu.yaml, or help (the main menu)
       amu: [aide medicale, medecin, soins, "hopita*", ...]
     fillers: [svp, merci, ...]   # words that say nothing (please, thanks): "stop svp" is STOP
+    opt_out: [plus recevoir, ...]  # phrases that ask for no more messages, in any sentence
     compounds: true    # words are glued into compounds, the head last (Dutch): see phrases
     pending:           # words for nodes the menu does not have yet: ignored until they exist
       legal_aid: [avocat, ...]
@@ -34,6 +35,7 @@ from hotline.content.phrases import GAP, MIN_STEM, Entry, PhraseIndex, entry_ste
 
 HELP = "help"
 FILLER = "filler"
+OPT_OUT = "opt_out"
 LEXICON_DIR = "sms_templates/lexicon"
 COMMON_WORDS = 5000  # per language: "never", "still", "ziek" are words, not typos
 WORDFREQ_CODES = {"prs": "fa"}  # our code -> wordfreq's, when they differ
@@ -98,8 +100,9 @@ def load_lexicon(voice: Content, keywords: dict[str, dict[str, list[str]]],
                 continue
             for word in _word_list(words, f"topics.{topic}", check):
                 _claim(claimed, code, word, str(topic), (check.file, f"topics.{topic}"), check)
-        for word in _word_list(data.get("fillers", []), "fillers", check):
-            _claim(claimed, code, word, FILLER, (check.file, "fillers"), check)
+        for key, target in (("fillers", FILLER), ("opt_out", OPT_OUT)):
+            for word in _word_list(data.get(key, []), key, check):
+                _claim(claimed, code, word, target, (check.file, key), check)
         if data.get("compounds", False) not in (True, False):
             check.fail("compounds", "must be true or false")
         elif data.get("compounds"):
@@ -144,6 +147,10 @@ def _word_list(raw: object, key: str, check: Checker) -> list[str]:
     for i, word in enumerate(raw):
         text = str(word).strip() if isinstance(word, str | int) else ""
         steps = entry_steps(text)
+        if '"' in text:
+            check.fail(f"{key}[{i}]", f"{word!r} has a quote inside: quote the whole entry "
+                       '("a ... b*"), not a part of it')
+            continue
         if not steps or GAP in (steps[0], steps[-1]) or any(
                 s.endswith("*") and len(s) - 1 < MIN_STEM for s in steps):
             check.fail(f"{key}[{i}]", f"{word!r} is not a word, a phrase or a stem* of "

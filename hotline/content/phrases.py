@@ -14,6 +14,8 @@ An entry is one or more steps, written in the lexicon as words separated by spac
   plural ending after it (ي ك ه ها نا هم كم ات ين ون ان ام اش را), so write it bare: an entry
   written with the article matches only words written with it;
 - `stem*`: any word that starts with `stem` (3 letters at least);
+- a word with a French elided article or pronoun glued before it ("lasile", "lassurance": l'),
+  when it is no entry's word and starts with none;
 - `...`: up to MAX_GAP other words between the steps on either side of it.
 
 In a language whose lexicon says `compounds: true` (Dutch), a word that is no entry's word and
@@ -42,10 +44,19 @@ ARABIC_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و",
 ARABIC_SUFFIXES = ("هما", "كم", "هم", "ها", "نا", "ني", "ات", "ين", "ون", "ان", "ام", "اش", "را",
                    "ي", "ك", "ه", "م", "ت", "ش")
 MIN_ARABIC_STEM = 3
+ELISION = re.compile(r"(?:QU|[DLJMNSTC])(?=[AEIOUYH])")
+MIN_ELIDED = 5
+# Latin letters typed inside a Cyrillic word (a keyboard switched mid-word: "лiки" with a Latin
+# i): read as the Cyrillic letters they look like, so the word stays one word.
+CYRILLIC_LOOKALIKE = dict(zip("aceiopxyACEIOPXYK", "асеіорхуАСЕІОРХУК", strict=True))
+_CYRILLIC = "\u0400-\u04FF"
+HOMOGLYPH = re.compile(f"(?<=[{_CYRILLIC}])[{''.join(CYRILLIC_LOOKALIKE)}]+"
+                       f"|[{''.join(CYRILLIC_LOOKALIKE)}]+(?=[{_CYRILLIC}])")
 
 
 def tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, in order."""
+    text = HOMOGLYPH.sub(lambda m: CYRILLIC_LOOKALIKE[m.group()], text)
     text = text.translate(DIGITS).translate(ARABIC_FOLD)
     kept = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return TOKEN.findall(unicodedata.normalize("NFC", kept).upper())
@@ -153,6 +164,9 @@ class PhraseIndex:
             found = self._head_of(token)
         if found or len(token) < MIN_TYPO_LENGTH - 1:
             return found
+        if (elided := ELISION.match(token)) and len(token) - elided.end() >= MIN_ELIDED and (
+                token[elided.end():] in self._exact):  # "lasile": l'asile, glued
+            return {token[elided.end():]}
         near = set(self._deletions.get(token, ()))
         for deleted in _deletions(token):
             near |= self._exact.get(deleted, set()) | self._deletions.get(deleted, set())

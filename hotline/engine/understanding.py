@@ -3,14 +3,17 @@
 In this order:
 1. a command (STOP, START, CANCEL, FORGET) only when the message is essentially that word: every
    word of it is that command or a filler ("stop", "Stop.", "stop please"); LANGUAGE when it comes
-   first, with at most one word after it (the language);
+   first, with at most one word after it (the language); STOP too when the message holds one of
+   the lexicon's opt-out phrases ("stop sending me messages", "je veux plus recevoir vos sms"),
+   never for a mere "stop" in a sentence ("the CPAS told me to stop working");
 2. a menu number, when the message is essentially one number (any digit script);
 3. a callback keyword as the first word ("RAPPEL je ne comprends pas la lettre"): a callback
    request, the rest of the message its note;
 4. else every lexicon entry found anywhere in the message. Where two overlap, the longer wins
    ("aide médicale" over "aide"); then any topic beats help, and topics rank by the lexicon's
    precedence, a deeper topic beating the node above it. Entries of the most likely language
-   come first: "مكتب" is an office in Arabic but a school in Dari;
+   come first, also where the words were read as another language's entry: "مكتب" is an office
+   in Arabic but a school in Dari, "refuse" the French word and the English "refuse*";
 5. else the first word as a keyword with a typo in it, as short as 4 letters ("hlup").
 
 The language comes from what was written: each entry found votes for its languages (a word of
@@ -31,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hotline.content.keywords import Match
-from hotline.content.lexicon import FILLER, HELP, topic_names
+from hotline.content.lexicon import FILLER, HELP, OPT_OUT, topic_names
 from hotline.content.phrases import Hit, tokens
 from hotline.content.sms import SmsContent
 from hotline.content.writing import letters_by_script
@@ -68,7 +71,11 @@ class Understanding:
 def understand(sms: SmsContent, body: str, remembered: str | None = None) -> Understanding:
     """What `body` asks for; `remembered` is the texter's language, if the line knows it."""
     words = tokens(body)
-    hits = _longest(sms.lexicon.index.find(words), words)
+    every = sms.lexicon.index.find(words)
+    hits = _longest(every, words)
+    spans = {(h.start, h.end) for h in hits}
+    # the same words read in another language ("refuse": French, and the English "refuse*")
+    alternatives = [h for h in every if (h.start, h.end) in spans and h not in hits]
     fillers = {i for h in hits if h.entry.target == FILLER for i in range(h.start, h.end)}
     content = [w for i, w in enumerate(words) if i not in fillers]
     first = sms.keywords.match(content[0]) if content else None
@@ -84,6 +91,8 @@ def understand(sms: SmsContent, body: str, remembered: str | None = None) -> Und
     command = _command(matches) if len(matches) == len(content) else None
     if command is not None:
         return Understanding(command=command, langs=langs(m.langs for m in matches if m))
+    if any(h.entry.target == OPT_OUT for h in hits):
+        return Understanding(command="stop", langs=langs())
     if first is not None and first.target == "language" and len(content) <= 2:
         return Understanding(command="language", args=tuple(content[1:]), langs=langs())
     if len(content) == 1 and content[0].isascii() and content[0].isdigit():
@@ -95,8 +104,8 @@ def understand(sms: SmsContent, body: str, remembered: str | None = None) -> Und
         return Understanding(topic=first.target, others=_topics(sms, hits), note=note,
                              langs=langs([first.langs]))
     likely = langs()
-    found = _topics(sms, [h for h in hits if set(h.entry.langs) & set(likely[:1])]) or _topics(
-        sms, hits)
+    found = _topics(sms, [h for h in [*hits, *alternatives]
+                          if set(h.entry.langs) & set(likely[:1])]) or _topics(sms, hits)
     if found:
         callback = sms.voice.nodes[found[0]].type == "callback"
         return Understanding(topic=found[0], others=found[1:],
@@ -121,19 +130,24 @@ def _command(matches: list[Match | None]) -> str | None:
 def _longest(hits: list[Hit], words: list[str]) -> list[Hit]:
     """The hits left when, of two that overlap, the one naming more words is kept, and of two
     as long, the one whose first word was written as in the lexicon ("INTERPRETER" is the English
-    word, not the French stem "interpret*"; "السلام" the Arabic keyword, not "سلام" with ال)."""
+    word, not the French stem "interpret*"; "السلام" the Arabic keyword, not "سلام" with ال), then
+    the longer stem ("suspendue" is the French "suspendu*" before the English "suspend*")."""
     kept: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (-h.entry.size, h.entry.target == FILLER,
                                            h.entry.steps[0] != words[h.start], h.start,
-                                           h.entry.text)):
+                                           -_stem_length(h.entry.steps[0]), h.entry.text)):
         if not any(hit.overlaps(k) for k in kept):
             kept.append(hit)
     return kept
 
 
+def _stem_length(step: str) -> int:
+    return len(step) if step.endswith("*") else 0
+
+
 def _topics(sms: SmsContent, hits: list[Hit]) -> tuple[str, ...]:
     """The topics the hits name (help and fillers aside), the winner first."""
-    ranked = sorted((h for h in hits if h.entry.target not in (FILLER, HELP)),
+    ranked = sorted((h for h in hits if h.entry.target not in (FILLER, HELP, OPT_OUT)),
                     key=lambda h: (sms.lexicon.rank(h.entry.target), -h.entry.size, h.start))
     return tuple(dict.fromkeys(h.entry.target for h in ranked))
 
