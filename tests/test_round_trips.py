@@ -3,9 +3,12 @@ step or an SMS must not drift back to one command per fact it needs.
 
 An SMS counts its anonymous events (issue 13: `hotline.state.events`) in the round trip that
 finishes it; a voice request counts them in one pipelined write of its own (a step needs no other;
-an incoming call and a language choice do: two in all, where issue 15 asks for one)."""
+an incoming call reads the remembered language, and a language choice keeps it, in that same
+round trip)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 
@@ -54,11 +57,11 @@ def test_a_retried_sms_is_one_round_trip(client, trips):
     assert len(trips) == 1, trips
 
 
-def test_voice_incoming_call_is_one_round_trip_and_the_events(client, trips):
+def test_voice_incoming_call_is_one_round_trip_with_its_events(client, trips):
     twiml(twilio_post(client, "/voice", {"From": MOBILE}))
     trips.clear()
     twiml(twilio_post(client, "/voice", {"From": MOBILE}))
-    assert len(trips) == 2, trips
+    assert len(trips) == 1, trips
     trips.clear()
     twiml(twilio_post(client, "/voice", {"From": "anonymous"}))  # nothing to look up
     assert len(trips) == 1, trips
@@ -73,12 +76,20 @@ def test_voice_menu_steps_and_items_need_only_the_events(client, trips):
     assert len(trips) == 3, trips  # one a step: its events
 
 
-def test_choosing_a_language_is_one_round_trip_and_the_events(client, trips):
+def test_choosing_a_language_is_one_round_trip_with_its_events(client, trips, services):
     twiml(twilio_post(client, "/voice", {"From": MOBILE}))
     trips.clear()
     twiml(twilio_post(client, "/voice/step?node=languages&retry=0",
                       {"Digits": "2", "From": MOBILE}))
-    assert len(trips) == 2, trips
+    assert len(trips) == 1, trips
+    trips.clear()
+    again = twiml(twilio_post(client, "/voice", {"From": MOBILE}))  # the choice was kept
+    assert len(trips) == 1, trips
+    assert "lang=nl" in again.find("Gather").get("action")  # the main menu, in Dutch
+    counted = {(c.name, c.lang, c.what): c.count for c in services.events.read(
+        dt.date.today() - dt.timedelta(days=1), dt.date.today() + dt.timedelta(days=1))}
+    assert counted[("heard", "nl", "main")] == 2  # chosen, then recalled in the same trip
+    assert counted[("call", "", "")] == 2
 
 
 def test_a_retried_silent_sms_stays_silent_in_one_round_trip(client, trips):

@@ -99,17 +99,32 @@ class Count:
 
 
 # One request's events, and the call's position, in one round trip.
-# KEYS[1]: ev:<day>, KEYS[2]: ev:call:<CallSid>.
+# KEYS[1]: ev:<day>, KEYS[2]: ev:call:<CallSid>, KEYS[3] (with a language op): the caller's
+# language preference, `lang:<number key>` (hotline.state.sms).
 # ARGV: day ttl, "<HH>|", now, call ttl, mode ("step", "end" or "none"), lang, node ('' = no
 # position to keep), depth, needs (seconds the turn takes to speak the item's text; 0: not an
-# item), then field/increment pairs.
+# item), language op ("", "set" or "recall"), its two values, then field/increment pairs.
+# "set" keeps ARGV[12] as the preference for ARGV[11] seconds (a language chosen). "recall" (an
+# incoming call) reads the preference: when it is one of the comma-separated languages ARGV[11],
+# the call is at the main menu ARGV[12] in that language (level 1, heard), else at the position
+# ARGV[6..9] the line answers without one; the preference is returned.
 # At each step and at the end: the item the caller was at counts as heard to its end when its
 # text has had time to play. A step keeps the new position and counts each menu level the call
 # reaches for the first time; the end counts where the call was (once: the record is deleted).
 _CALL = """
 local day, h, now = KEYS[1], ARGV[2], tonumber(ARGV[3])
-for i = 10, #ARGV, 2 do redis.call('HINCRBY', day, h .. ARGV[i], ARGV[i + 1]) end
-local mode = ARGV[5]
+for i = 13, #ARGV, 2 do redis.call('HINCRBY', day, h .. ARGV[i], ARGV[i + 1]) end
+local mode, lang, node, depth, needs = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local op, recalled = ARGV[10], false
+if op == 'set' then
+  redis.call('SET', KEYS[3], ARGV[12], 'EX', ARGV[11])
+elseif op == 'recall' then
+  recalled = redis.call('GET', KEYS[3])
+  if recalled and string.find(',' .. ARGV[11] .. ',', ',' .. recalled .. ',', 1, true) then
+    lang, node, depth, needs = recalled, ARGV[12], 1, '0'
+    redis.call('HINCRBY', day, h .. 'heard|' .. lang .. '|' .. node, 1)
+  end
+end
 if mode ~= 'none' then
   local old = redis.call('HMGET', KEYS[2], 'lang', 'node', 'since', 'needs', 'depth')
   if old[2] and tonumber(old[4]) > 0 and now - tonumber(old[3]) >= tonumber(old[4]) then
@@ -120,19 +135,19 @@ if mode ~= 'none' then
       redis.call('HINCRBY', day, h .. 'call_end|' .. old[1] .. '|' .. old[2], 1)
       redis.call('DEL', KEYS[2])
     end
-  elseif ARGV[7] ~= '' then
-    local depth, before = tonumber(ARGV[8]), tonumber(old[5] or '-1')
+  elseif node ~= '' then
+    local before = tonumber(old[5] or '-1')
     for level = before + 1, depth do
-      redis.call('HINCRBY', day, h .. 'reached|' .. ARGV[6] .. '|' .. level, 1)
+      redis.call('HINCRBY', day, h .. 'reached|' .. lang .. '|' .. level, 1)
     end
     if depth < before then depth = before end
-    redis.call('HSET', KEYS[2], 'lang', ARGV[6], 'node', ARGV[7], 'since', ARGV[3],
-      'needs', ARGV[9], 'depth', depth)
+    redis.call('HSET', KEYS[2], 'lang', lang, 'node', node, 'since', ARGV[3],
+      'needs', needs, 'depth', depth)
     redis.call('EXPIRE', KEYS[2], ARGV[4])
   end
 end
 redis.call('EXPIRE', day, ARGV[1])
-return 1
+return recalled
 """
 
 
@@ -172,19 +187,34 @@ class Events:
 
     def call_step(self, call: str, events: Iterable[Event] = (), *, lang: str = "",
                   node: str = "", depth: int = 0, needs: float = 0.0,
-                  end: bool = False, now: float | None = None) -> None:
+                  end: bool = False, now: float | None = None,
+                  remember: tuple[str, str, int] | None = None,
+                  recall: tuple[str, Iterable[str], str] | None = None) -> str | None:
         """Count a voice request's `events` and move call `call` (its CallSid, kept only in the
         6-hour record) to `node` at menu level `depth`, whose turn takes `needs` seconds to
-        speak an item's text (0 when not an item); `end`: the call is over. One round trip."""
+        speak an item's text (0 when not an item); `end`: the call is over. One round trip.
+
+        In the same round trip, `remember` = (preference key, language, seconds) keeps a chosen
+        language; `recall` = (preference key, languages offered, main menu) reads it for an
+        incoming call: when it is offered, the call is at that main menu in it, not at `node`.
+        Returns the recalled preference, if any."""
         day, hour, now = self._when(now)
         pairs: list[Any] = []
         for event in events:
             pairs += [event.field, event.count]
         mode = "end" if end else ("step" if call else "none")
         lang, node = _name(lang), _name(node, "unnamed") if node else ""
-        self._call(keys=[f"ev:{day}", f"ev:call:{call}"],
-                   args=[KEEP_SECONDS, hour, repr(now), CALL_SECONDS, mode, lang, node, depth,
-                         round(needs, 1), *pairs])
+        keys = [f"ev:{day}", f"ev:call:{call}"]
+        op: list[Any] = ["", "", ""]
+        if remember is not None:
+            keys.append(remember[0])
+            op = ["set", remember[2], remember[1]]
+        elif recall is not None:
+            keys.append(recall[0])
+            op = ["recall", ",".join(_name(c) for c in recall[1]), _name(recall[2], "unnamed")]
+        found = self._call(keys=keys, args=[KEEP_SECONDS, hour, repr(now), CALL_SECONDS, mode,
+                                            lang, node, depth, round(needs, 1), *op, *pairs])
+        return found or None
 
     def add_wait(self, lang: str, seconds: float, now: float | None = None) -> None:
         """Keep how long a callback ticket waited before it was first taken."""

@@ -170,15 +170,15 @@ def set_opted_out(r: TextRedis | Pipeline, n: str, opted_out: bool) -> None:
         r.delete(f"sms:optout:{n}")
 
 
-def remembered_language(r: TextRedis, n: str) -> str | None:
-    """The language number key `n` chose last, if any."""
-    lang = r.get(f"lang:{n}")
-    return lang or None
+def language_key(n: str) -> str:
+    """The key of the language number key `n` chose (a voice request reads or keeps it in the
+    round trip that counts its events: `hotline.state.events`)."""
+    return f"lang:{n}"
 
 
 def remember_language(r: TextRedis, n: str, lang: str) -> None:
     """Keep the language number key `n` chose, for PREFERENCE_SECONDS."""
-    r.set(f"lang:{n}", lang, ex=PREFERENCE_SECONDS)
+    r.set(language_key(n), lang, ex=PREFERENCE_SECONDS)
 
 
 def is_opted_out(r: TextRedis, n: str) -> bool:

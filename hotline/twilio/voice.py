@@ -81,16 +81,19 @@ def incoming() -> Response:
     services = _services()
     if _rings_missed_line(services):
         return _missed_call(services)
-    remembered = None
     caller = _person()
     request_caller = _RequestCaller(services)
-    if request_caller.caller_id:
-        with contextlib.suppress(redis.RedisError):  # no memory today: the language menu
-            remembered = sms_state.remembered_language(
-                services.redis, services.privacy.number_key(caller))
     hint = services.content.hinted_languages(caller if caller.startswith("+") else None)
-    turn = engine.incoming(services.content, remembered, cast(Caller, request_caller), hint)
-    _count(services, None, turn, [*events("call")])
+    as_caller = cast(Caller, request_caller)
+    turn = engine.incoming(services.content, None, as_caller, hint)  # no language remembered
+    recall = None
+    if request_caller.caller_id and len(request_caller.offered) > 1:
+        # the remembered language is read in the round trip that counts the call
+        recall = (sms_state.language_key(services.privacy.number_key(caller)),
+                  request_caller.offered, services.content.start)
+    remembered = _count(services, None, turn, [*events("call")], recall=recall)
+    if remembered:
+        turn = engine.incoming(services.content, remembered, as_caller, hint)
     return _twiml(services, turn)
 
 
@@ -122,9 +125,11 @@ def step() -> Response:
                                             carry=services.privacy.encrypt(turn.keep_number)))
     if turn.open_ticket:
         turn = _open_ticket(services, at, turn.open_ticket, caller)
+    remember = None
     if at.node in LANGUAGE_MENUS and turn.listen and turn.listen.lang and caller.number:
-        _remember_language(services, caller.number, turn.listen.lang)
-    _count(services, at, turn, counted)
+        remember = (sms_state.language_key(services.privacy.number_key(caller.number)),
+                    turn.listen.lang, sms_state.PREFERENCE_SECONDS)
+    _count(services, at, turn, counted, remember=remember)
     return _twiml(services, turn)
 
 
@@ -187,11 +192,15 @@ def status() -> Response:
 
 
 def _count(services: Services, at: engine.Position | None, turn: engine.Turn | None,
-           counted: list[Event], sid: str | None = None) -> None:
-    """Count this request's events and where the call now is (None `turn`: the call ended):
-    one round trip, skipped for a while once Redis has failed (the line answers without it)."""
+           counted: list[Event], sid: str | None = None,
+           remember: tuple[str, str, int] | None = None,
+           recall: tuple[str, tuple[str, ...], str] | None = None) -> str | None:
+    """Count this request's events and where the call now is (None `turn`: the call ended), and
+    keep (`remember`) or read (`recall`) the caller's language: one round trip. The counting is
+    skipped for a while once Redis has failed (the line answers without it). Returns the
+    recalled language, if any (see `Events.call_step`)."""
     if time.monotonic() < services.events_paused_until:
-        return
+        return _language_without_events(services, remember, recall)
     listen = turn.listen if turn else None
     content, lang, node, depth, needs = services.content, "", "", 0, 0.0
     if listen is not None:
@@ -201,11 +210,26 @@ def _count(services: Services, at: engine.Position | None, turn: engine.Turn | N
             counted += events("heard", lang, node)
         needs = _item_seconds(services, turn) if turn else 0.0
     try:
-        services.events.call_step(sid or request.form.get("CallSid", ""), counted, lang=lang,
-                                  node=node, depth=depth, needs=needs, end=turn is None)
+        return services.events.call_step(
+            sid or request.form.get("CallSid", ""), counted, lang=lang, node=node, depth=depth,
+            needs=needs, end=turn is None, remember=remember, recall=recall)
     except redis.RedisError:
         services.events_paused_until = time.monotonic() + EVENTS_PAUSE_SECONDS
-        log.warning("Redis unreachable: this call's events are not counted")
+        log.warning("Redis unreachable: this call's events are not counted, its language "
+                    "not remembered")
+        return None
+
+
+def _language_without_events(services: Services, remember: tuple[str, str, int] | None,
+                             recall: tuple[str, tuple[str, ...], str] | None) -> str | None:
+    """The language kept or read on its own while events are paused (no memory today if Redis
+    fails: the language menu)."""
+    with contextlib.suppress(redis.RedisError):
+        if remember is not None:
+            services.redis.set(remember[0], remember[1], ex=remember[2])
+        elif recall is not None:
+            return services.redis.get(recall[0]) or None
+    return None
 
 
 def _depth(content: Content, node: str) -> int:
@@ -233,13 +257,6 @@ def _item_seconds(services: Services, turn: engine.Turn) -> float:
         if utterance.key == node.prompt:
             return total
     return 0.0
-
-
-def _remember_language(services: Services, number: str, lang: str) -> None:
-    try:
-        sms_state.remember_language(services.redis, services.privacy.number_key(number), lang)
-    except redis.RedisError:
-        log.warning("Redis unreachable: the language choice is not remembered")
 
 
 @bp.post("/recording")
