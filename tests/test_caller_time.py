@@ -44,8 +44,8 @@ def test_the_figures_follow_the_engine_and_the_real_durations(content):
     assert by_item["cpas_appeal"].first == 8.0
     # returning: the short welcome, then the same two options
     assert by_item["cpas_appeal"].returning == 3.0
-    # a submenu item: main options up to "Interpreters, courses: 7.", then its three options
-    assert by_item["digital"].returning == 1 + 7 + 3
+    # a submenu item: main options up to "Interpreters, courses: 6.", then its three options
+    assert by_item["digital"].returning == 1 + 6 + 3
     assert not times.estimated
     assert times.useful_first == 3 + 1  # the headline starts after the welcome
 
