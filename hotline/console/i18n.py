@@ -2,8 +2,8 @@
 with their account, `hotline.console.mediators`) wins; before login, and for a mediator who never
 chose, the browser's Accept-Language picks, English by default. No cookie of its own.
 
-Dates, times and numbers are formatted in the chosen language's Belgian variant (fr_BE, nl_BE,
-en_BE: day first, 24-hour clock) and in the service's time zone (HOTLINE_TIMEZONE). The message
+Dates, times and numbers are formatted as FORMATS says (fr_BE, nl_BE, en_GB: day first, 24-hour
+clock) and in the service's time zone (HOTLINE_TIMEZONE). The message
 catalogues are `translations/<lang>/LC_MESSAGES/messages.po` beside this file, extracted with
 `babel.cfg` and compiled to the `.mo` files kept beside them (`make translations`; a test checks
 that each `.mo` is its `.po` compiled, and that every string has a French and Dutch translation).
@@ -30,7 +30,9 @@ from flask_babel import gettext as _
 
 LOCALES = ("en", "fr", "nl")  # English is the source language: it has no catalogue
 DEFAULT = "en"
-REGION = "BE"  # formats: day before month, 24-hour clock, "1 234,5" in French and Dutch
+# How each writes dates and numbers: Belgium's French and Dutch; British English (day before
+# month and a 24-hour clock as in Belgium, but "1,234.5" as English readers expect).
+FORMATS = {"en": "en_GB", "fr": "fr_BE", "nl": "nl_BE"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
@@ -49,7 +51,7 @@ def chosen_locale() -> str:
 
 
 def _select() -> str:
-    return f"{chosen_locale()}_{REGION}"
+    return FORMATS.get(chosen_locale(), chosen_locale())
 
 
 def _timezone() -> str:
