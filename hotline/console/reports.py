@@ -217,8 +217,9 @@ def lang_name(lang: str) -> str:
 
 def duration(seconds: float) -> str:
     """A wait as minutes and seconds ("20 min 05 s")."""
+    rest = f"{int(seconds % 60):02d}"
     return _("%(minutes)s min %(seconds)s s", minutes=format_number(int(seconds // 60)),
-             seconds=f"{int(seconds % 60):02d}")
+             seconds=rest)
 
 
 # --- charts -------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def _chart(kind: type[pygal.graph.graph.Graph], title: str, most: int,
     return kind(style=STYLE, js=[], width=400, height=340, title=title,
                 disable_xml_declaration=True, legend_at_bottom=True, print_values=False,
                 show_minor_x_labels=False, truncate_legend=-1, truncate_label=-1,
-                y_labels=list(range(0, most + step, step)), **options)
+                y_labels=list(range(0, most + step, step)), no_data_text=_("No data"), **options)
 
 
 def chart(name: str, f: Figures, labels: dict[str, str] | None = None) -> str:
