@@ -291,3 +291,33 @@ def test_recorder_words_come_from_the_page(app, services):
     assert 'data-recording="Opname loopt… lees de tekst en druk dan op Stoppen."' in page
     script = (CONSOLE / "static" / "recorder.js").read_text()
     assert not re.search(r'textContent = "', script)  # no English left in the script
+
+
+@pytest.mark.parametrize(("lang", "words"), [("fr", "Demande non comprise"),
+                                             ("nl", "Verzoek niet begrepen"),
+                                             ("en", "Request not understood")])
+def test_a_form_without_its_csrf_token_gets_a_console_page_in_the_language(client, mediators,
+                                                                          lang, words):
+    log_in(client, "amina")
+    response = client.post("/console/take", headers={**REFERER, "Accept-Language": lang},
+                           **HTTPS)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and f"<h1>{words}</h1>" in page
+    assert _html_lang(page) == lang and response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize(("path", "status", "words"), [
+    ("/console/admin", 403, "Niet toegestaan"),
+    ("/console/reports/", 403, "Niet toegestaan"),
+    ("/console/ticket/999999", 404, "Niet gevonden"),
+    ("/console/reports/chart/nothing.svg", 403, "Niet toegestaan"),
+    ("/console/content/", 403, "Niet toegestaan"),
+])
+def test_refusals_are_console_pages_in_the_mediators_language(client, services, mediators, path,
+                                                             status, words):
+    services.mediators.set_locale("bram", "nl")
+    log_in(client, "bram")
+    response = _get(client, path, "fr-BE")
+    page = response.get_data(as_text=True)
+    assert response.status_code == status and f"<h1>{words}</h1>" in page
+    assert _html_lang(page) == "nl"

@@ -96,6 +96,7 @@ def editor_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 bp.register_error_handler(redis.RedisError, views.redis_down)
+views.register_errors(bp)
 
 
 @bp.after_request

@@ -63,6 +63,7 @@ bp.after_request(_svg_policy)
 bp.after_request(views._headers)
 bp.context_processor(views._common)
 bp.register_error_handler(redis.RedisError, views.redis_down)
+views.register_errors(bp)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from rq.job import Job
 from rq.registry import FailedJobRegistry
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from hotline.callbacks import outbox
@@ -104,6 +105,36 @@ def redis_down(_: Exception) -> Response:
     """The console needs Redis; say so plainly (the voice line and SMS keep answering)."""
     log.error("console: Redis unreachable")
     return Response(render_template("console/unavailable.html"), status=503, mimetype="text/html")
+
+
+# The console's own pages for the refusals a person may meet (a CSRF failure is a 400).
+ERRORS = {
+    400: (_l("Request not understood"), _l("If you sent a form, its page may have expired: go "
+                                           "back, reload the page and try again.")),
+    403: (_l("Not allowed"), _l("Your account may not open this page.")),
+    404: (_l("Not found"), _l("There is nothing here, or it is not for your account.")),
+    413: (_l("Too large"), _l("What you sent is too large.")),
+    429: (_l("Too many tries"), _l("Too many tries in a short time. Wait a quarter of an hour "
+                                   "and try again.")),
+}
+
+
+def error_page(error: HTTPException) -> Response | HTTPException:
+    """A refusal of ERRORS as a console page in the console's language, with its status."""
+    if error.code not in ERRORS:
+        return error
+    title, message = ERRORS[error.code]
+    return Response(render_template("console/error.html", title=title, message=message),
+                    status=error.code, mimetype="text/html")
+
+
+def register_errors(blueprint: Blueprint) -> None:
+    """Answer `blueprint`'s refusals with the console's error pages."""
+    for code in ERRORS:
+        blueprint.register_error_handler(code, error_page)
+
+
+register_errors(bp)
 
 
 @bp.after_request
