@@ -321,3 +321,20 @@ def test_refusals_are_console_pages_in_the_mediators_language(client, services, 
     page = response.get_data(as_text=True)
     assert response.status_code == status and f"<h1>{words}</h1>" in page
     assert _html_lang(page) == "nl"
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("fr", "Pas conservé : ce n&#39;est pas un fichier son que la ligne peut lire"),
+    ("nl", "Niet bewaard: geen geluidsbestand dat de lijn kan lezen"),
+    ("en", "Not kept: not a sound file this line can read"),
+])
+def test_a_refused_take_says_why_in_the_language(app, services, lang, words):
+    from tests.test_console_content import upload
+
+    services.mediators.add("eva", "Eva", ["fr"], "+32470999666", PASSWORD, role="editor")
+    services.mediators.set_locale("eva", lang)
+    client = app.test_client()
+    log_in(client, "eva")
+    response = upload(client, "/console/content/fr/welcome/recording", b"GIF89a" + b"\0" * 900,
+                      name="photo.gif")
+    assert response.status_code == 400 and words in response.get_data(as_text=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,17 @@ AUDIO_STATES = {
     "engine": _l("engine voice"),
     "stale": _l("recording of an older text: engine voice plays"),
     "missing": _l("no audio"),
+}
+# Why a take is refused (hotline.audio.takes.TakeError, in English for the command line), as the
+# console says it; a reason not listed shows as it is.
+TAKE_ERRORS = {
+    "the file holds no sound": _l("the file holds no sound"),
+    "not a sound file this line can read (WAV, MP3, OGG, M4A, WebM)":
+        _l("not a sound file this line can read (WAV, MP3, OGG, M4A, WebM)"),
+    "too short to be a prompt": _l("too short to be a prompt"),
+    "the recording was stored but the prompt's text changed meanwhile":
+        _l("the recording was stored but the prompt's text changed meanwhile"),
+    "the recording could not be converted": _l("the recording could not be converted"),
 }
 # The review states and kinds of hotline.content.reviews, as the pages name them.
 REVIEW_NAMES = {"draft": _l("draft"), "reviewed": _l("reviewed"), "stale": _l("stale"),
@@ -251,7 +263,7 @@ def upload(lang: str, key: str) -> BaseResponse:
     try:
         result = _store(services, found, sent.read())
     except TakeError as exc:
-        return _refuse(lang, key, _("Not kept: %(reason)s.", reason=exc))
+        return _refuse(lang, key, _("Not kept: %(reason)s.", reason=_take_error(str(exc))))
     seconds = (result.entry or {}).get("seconds", 0)
     how = "recorded in the browser" if request.form.get("source") == "browser" else "uploaded"
     audit.record(services.redis, g.mediator.login, f"{lang}/{key}",
@@ -305,6 +317,14 @@ def review(lang: str, key: str) -> BaseResponse:
             kind=REVIEW_NAMES.get(kind, kind), by=done.by,
             state=REVIEW_NAMES.get(state.state, state.state)))
     return redirect(url_for("content.prompt", lang=lang, key=key), code=303)
+
+
+def _take_error(reason: str) -> str:
+    """A TakeError's reason in the console's language."""
+    longer = re.fullmatch(r"longer than (\d+) seconds", reason)
+    if longer:
+        return _("longer than %(seconds)s seconds", seconds=longer.group(1))
+    return str(TAKE_ERRORS.get(reason, reason))
 
 
 def _store(services: Services, found: Prompt, data: bytes) -> Any:
