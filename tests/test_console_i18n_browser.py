@@ -14,7 +14,7 @@ from babel.dates import format_date
 from hotline.callbacks.requests import open_request
 from hotline.console.i18n import FORMATS
 from tests.helpers import MOBILE, PASSWORD
-from tests.test_console_browser import CHROMIUM, FLAGS, playwright_api, served
+from tests.test_console_browser import CHROMIUM, FLAGS, SHOTS, playwright_api, served
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no chromium")]
 __all__ = ["served"]  # fixture
@@ -79,6 +79,8 @@ def test_a_mediator_reads_and_switches_the_console_language(services, served, br
         assert format_date(today, "full", locale=FORMATS[switch]) in page.inner_text("#as-of")
         assert page.get_attribute(f"button[value={switch}]", "aria-current") == "true"
         _fits(page, width)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"queues-{switch}-{width}.png"))
 
         page.click(f"text={then['take']}")
         page.wait_for_selector(f"h2:text-is('{then['history']}')")
@@ -93,6 +95,7 @@ def test_a_mediator_reads_and_switches_the_console_language(services, served, br
         assert then["chart"] in page.request.get(f"{served}{chart}").text()
         page.wait_for_load_state("networkidle")
         _fits(page, width)
+        page.screenshot(path=str(SHOTS / f"reports-{switch}-{width}.png"), full_page=True)
 
         page.click(f"text={then['out']}")  # the login page speaks the browser's language again
         page.wait_for_selector(f"text={first['bye']}")

@@ -208,7 +208,7 @@ def logout() -> BaseResponse:
     """End the session, in every web process."""
     Sessions(_services().redis).end(str(session["sid"]))
     session.clear()
-    with force_locale(i18n.browser_locale()):  # in the language of the login page it goes to
+    with force_locale(i18n.FORMATS[i18n.browser_locale()]):  # the next page's language
         flash(_("You are logged out."))
     return redirect(url_for("console.login"))
 
