@@ -251,6 +251,7 @@ def test_reports_charts_and_print_view_in_french_csv_stays_english(client, servi
     period = "from=2026-01-01&to=2026-01-31"
     svg = _get(client, f"/console/reports/chart/calls.svg?{period}").get_data(as_text=True)
     assert "Appels par jour" in svg and "15 janv." in svg and "Calls per day" not in svg
+    assert ">0,5</text>" in svg and ">0.5</text>" not in svg  # the y axis, French-style
     funnel = _get(client, f"/console/reports/chart/funnel.svg?{period}").get_data(as_text=True)
     assert "Appels atteignant chaque niveau du menu" in funnel
     printed = _get(client, f"/console/reports/print?{period}").get_data(as_text=True)

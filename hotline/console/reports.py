@@ -236,7 +236,8 @@ def _chart(kind: type[pygal.graph.graph.Graph], title: str, most: int,
     """A chart small enough to stay legible on a phone, counted in whole numbers up to
     `most`."""
     step = max(1, -(-most // 5))
-    options: dict[str, object] = {"legend_at_bottom_columns": 3, **config}
+    options: dict[str, object] = {"legend_at_bottom_columns": 3, "value_formatter": format_number,
+                                  **config}
     return kind(style=STYLE, js=[], width=400, height=340, title=title,
                 disable_xml_declaration=True, legend_at_bottom=True, print_values=False,
                 show_minor_x_labels=False, truncate_legend=-1, truncate_label=-1,
