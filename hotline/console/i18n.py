@@ -2,11 +2,11 @@
 with their account, `hotline.console.mediators`) wins; before login, and for a mediator who never
 chose, the browser's Accept-Language picks, English by default. No cookie of its own.
 
-Dates, times and numbers are formatted as FORMATS says (fr_BE, nl_BE, en_GB: day first, 24-hour
-clock) and in the service's time zone (HOTLINE_TIMEZONE). The message
-catalogues are `translations/<lang>/LC_MESSAGES/messages.po` beside this file, extracted with
-`babel.cfg` and compiled to the `.mo` files kept beside them (`make translations`; a test checks
-that each `.mo` is its `.po` compiled, and that every string has a French and Dutch translation).
+Dates, times and numbers are written as FORMATS says (fr_BE, nl_BE, en_GB: day first, 24-hour
+clock), in the service's time zone (HOTLINE_TIMEZONE). The catalogues are
+`translations/<lang>/LC_MESSAGES/messages.po` beside this file, extracted with `babel.cfg` and
+compiled to the `.mo` files committed beside them (`make translations`); tests/test_console_i18n.py
+checks that every string has a French and a Dutch translation and that each `.mo` is up to date.
 """
 
 from __future__ import annotations
