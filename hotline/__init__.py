@@ -69,11 +69,12 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     from hotline import metrics
     from hotline.audio import media
     from hotline.console import content as content_console
-    from hotline.console import reports
+    from hotline.console import i18n, reports
     from hotline.console import views as console
     from hotline.twilio import prompt_recording, sms, voice
 
     csrf = CSRFProtect(app)
+    i18n.init_app(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks prove themselves with their signature instead
     csrf.exempt(sms.bp)
     csrf.exempt(prompt_recording.bp)

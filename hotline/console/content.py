@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from hotline.audio.build import RECORDING, Prompt, read_manifest
@@ -55,11 +59,25 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # three minutes of a phone's WAV; compresse
 POLICY = views.POLICY.replace("media-src 'self'", "media-src 'self' blob:") + (
     "; script-src 'self'; connect-src 'self'")
 AUDIO_STATES = {
-    "recording": "a person's recording",
-    "engine": "engine voice",
-    "stale": "recording of an older text: engine voice plays",
-    "missing": "no audio",
+    "recording": _l("a person's recording"),
+    "engine": _l("engine voice"),
+    "stale": _l("recording of an older text: engine voice plays"),
+    "missing": _l("no audio"),
 }
+# Why a take is refused (hotline.audio.takes.TakeError, in English for the command line), as the
+# console says it; a reason not listed shows as it is.
+TAKE_ERRORS = {
+    "the file holds no sound": _l("the file holds no sound"),
+    "not a sound file this line can read (WAV, MP3, OGG, M4A, WebM)":
+        _l("not a sound file this line can read (WAV, MP3, OGG, M4A, WebM)"),
+    "too short to be a prompt": _l("too short to be a prompt"),
+    "the recording was stored but the prompt's text changed meanwhile":
+        _l("the recording was stored but the prompt's text changed meanwhile"),
+    "the recording could not be converted": _l("the recording could not be converted"),
+}
+# The review states and kinds of hotline.content.reviews, as the pages name them.
+REVIEW_NAMES = {"draft": _l("draft"), "reviewed": _l("reviewed"), "stale": _l("stale"),
+                "language": _l("language"), "legal": _l("legal")}
 
 
 def _services() -> Services:
@@ -90,6 +108,7 @@ def editor_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 bp.register_error_handler(redis.RedisError, views.redis_down)
+views.register_errors(bp)
 
 
 @bp.after_request
@@ -101,7 +120,13 @@ def _headers(response: Response) -> Response:
 
 @bp.context_processor
 def _common() -> dict[str, Any]:
-    return views._common()
+    return {**views._common(), "review_names": REVIEW_NAMES, "seconds_text": seconds_text,
+            "review_kinds": lambda kinds: ", ".join(str(REVIEW_NAMES.get(k, k)) for k in kinds)}
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration in seconds to a tenth, in the console's language ("3,5" in French)."""
+    return format_decimal(round(seconds, 1), "0.0")
 
 
 @dataclass(frozen=True)
@@ -234,17 +259,18 @@ def upload(lang: str, key: str) -> BaseResponse:
         abort(404)
     sent = request.files.get("audio")
     if sent is None or not sent.filename:
-        return _refuse(lang, key, "Choose a sound file first.")
+        return _refuse(lang, key, _("Choose a sound file first."))
     try:
         result = _store(services, found, sent.read())
     except TakeError as exc:
-        return _refuse(lang, key, f"Not kept: {exc}.")
+        return _refuse(lang, key, _("Not kept: %(reason)s.", reason=_take_error(str(exc))))
     seconds = (result.entry or {}).get("seconds", 0)
     how = "recorded in the browser" if request.form.get("source") == "browser" else "uploaded"
     audit.record(services.redis, g.mediator.login, f"{lang}/{key}",
                  f"{how} a recording ({seconds:.1f} s)")
     log.info("content: %s %s a recording of %s/%s", g.mediator.login, how, lang, key)
-    message = f"Kept: callers hear your recording of {key} now ({seconds:.1f} s)."
+    message = _("Kept: callers hear your recording of %(key)s now (%(seconds)s s).", key=key,
+                seconds=seconds_text(seconds))
     target = url_for("content.prompt", lang=lang, key=key)
     flash(message)
     if _wants_json():
@@ -268,27 +294,37 @@ def review(lang: str, key: str) -> BaseResponse:
     if row.review is None or kind not in row.review.needs:
         abort(400)
     if not by:
-        return _refuse(lang, key, "Not recorded: write the reviewer's name.")
+        return _refuse(lang, key, _("Not recorded: write the reviewer's name."))
     root = services.settings.content_root
     shown = request.form.get("sha256", "")
     try:
         on_disk = load_content(root).languages[lang].prompts.get(key)
     except ContentError:
         log.warning("content: a review refused, the content files do not load")
-        return _refuse(lang, key, "Not recorded: the content files are being changed and do "
-                                  "not load. Try again later.", status=409)
+        return _refuse(lang, key, _("Not recorded: the content files are being changed and "
+                                    "do not load. Try again later."), status=409)
     if shown != text_hash(services.content.languages[lang].prompts[key]) or (
             on_disk is None or text_hash(on_disk) != shown):
-        return _refuse(lang, key, "Not recorded: the text has changed since this page was "
-                                  "loaded. Read it again.", status=409)
+        return _refuse(lang, key, _("Not recorded: the text has changed since this page "
+                                    "was loaded. Read it again."), status=409)
     try:
         done, state = record_review(root, lang, VOICE, key, kind, by)
     except (ReviewError, ContentError) as exc:
-        return _refuse(lang, key, f"Not recorded: {exc}.")
+        return _refuse(lang, key, _("Not recorded: %(reason)s.", reason=exc))
     audit.record(services.redis, g.mediator.login, f"{lang}/{key}",
                  f"marked reviewed ({kind}) by {done.by}")
-    flash(f"Recorded: {kind} review by {done.by}. The text is now {state.state}.")
+    flash(_("Recorded: %(kind)s review by %(by)s. The text is now %(state)s.",
+            kind=REVIEW_NAMES.get(kind, kind), by=done.by,
+            state=REVIEW_NAMES.get(state.state, state.state)))
     return redirect(url_for("content.prompt", lang=lang, key=key), code=303)
+
+
+def _take_error(reason: str) -> str:
+    """A TakeError's reason in the console's language."""
+    longer = re.fullmatch(r"longer than (\d+) seconds", reason)
+    if longer:
+        return _("longer than %(seconds)s seconds", seconds=longer.group(1))
+    return str(TAKE_ERRORS.get(reason, reason))
 
 
 def _store(services: Services, found: Prompt, data: bytes) -> Any:

@@ -3,7 +3,9 @@
 Keys:
 - `med:<login>`           hash: login, name, languages (comma-separated), phone (encrypted),
                           phone_key, role (mediator|editor|admin), password (argon2 hash),
-                          active (1|0), pin (argon2 hash of the PIN for recording by phone)
+                          active (1|0), pin (argon2 hash of the PIN for recording by phone),
+                          locale (the console's language they chose: en|fr|nl; absent: their
+                          browser's)
 - `med:all`               set of logins
 - `med:phone:<phone key>` login of the mediator with that phone (SMS commands)
 - `med:seen:<login>`      present while the mediator was active in the last SEEN_SECONDS
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hotline.console.i18n import LOCALES
 from hotline.console.sessions import Sessions
 from hotline.state.client import TextRedis
 from hotline.state.privacy import Privacy, normalize_number
@@ -57,6 +60,7 @@ class Mediator:
     phone: str
     role: str
     active: bool
+    locale: str | None = None  # the console's language they chose (None: their browser's)
 
     @property
     def is_admin(self) -> bool:
@@ -113,7 +117,8 @@ class Mediators:
             return None
         return Mediator(login=data["login"], name=data["name"],
                         languages=tuple(filter(None, data["languages"].split(","))),
-                        phone=data["phone"], role=data["role"], active=data["active"] == "1")
+                        phone=data["phone"], role=data["role"], active=data["active"] == "1",
+                        locale=data.get("locale") or None)
 
     def all(self) -> list[Mediator]:
         """Every account, by login."""
@@ -126,6 +131,14 @@ class Mediators:
             raise MediatorError(f"no mediator {login!r}")
         self.r.hset(f"med:{login}", "active", "0")
         Sessions(self.r).end_all(login)
+
+    def set_locale(self, login: str, locale: str) -> None:
+        """Keep the console's language `login` chose (one of the console's LOCALES)."""
+        if locale not in LOCALES:
+            raise MediatorError(f"the console speaks {', '.join(LOCALES)}")
+        if not self.get(login):
+            raise MediatorError(f"no mediator {login!r}")
+        self.r.hset(f"med:{login}", "locale", locale)
 
     def check_password(self, login: str, password: str) -> Mediator | None:
         """The active account when `password` is right, else None (always as slow). A name that

@@ -1,5 +1,7 @@
 """Reports for the CSO and its funders (admins only): the anonymous event counts of a period as
 figures, charts (SVG drawn on the server by pygal), a CSV of the same figures and a print view.
+The page, the charts and the print view speak the console's language; the CSV stays in English
+(its sections and headers are names for a spreadsheet or a script, the same in every language).
 
 Every chart, table and CSV row comes from one `Figures`, so they cannot disagree. The charts are
 separate images: their own style sheet lives inside the SVG, which the console's page policy
@@ -21,9 +23,12 @@ from typing import Any
 import pygal
 import redis
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_babel import format_date, format_number
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from pygal.style import Style
 
-from hotline.console import views
+from hotline.console import i18n, views
 from hotline.content.ivr import Content
 from hotline.services import Services
 from hotline.state.events import Count
@@ -34,6 +39,15 @@ NONE = "none"  # the language of a call that hung up before choosing one, of a m
 TOP_ITEMS = 10
 SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 CHARTS = ("calls", "sms", "items", "funnel", "callbacks")
+# The page's and the charts' names for the figures' keys (the CSV keeps the keys).
+MEASURES = {"heard": _l("heard"), "heard to the end": _l("heard to the end"),
+            "sms": _l("answered by SMS")}
+CALLBACKS = {"requested": _l("requested"), "joined": _l("joined an open request"),
+             "taken": _l("taken by a mediator")}
+OUTCOME_NAMES = {"reached": _l("reached"), "no_answer": _l("no answer"),
+                 "wrong_number": _l("wrong number"), "referred": _l("referred"),
+                 "cancelled": _l("cancelled"),
+                 "unreachable after attempts": _l("unreachable after attempts")}
 
 
 def _svg_policy(response: Response) -> Response:
@@ -49,6 +63,7 @@ bp.after_request(_svg_policy)
 bp.after_request(views._headers)
 bp.context_processor(views._common)
 bp.register_error_handler(redis.RedisError, views.redis_down)
+views.register_errors(bp)
 
 
 @dataclass
@@ -138,7 +153,7 @@ def figures(counts: list[Count], waits: list[tuple[dt.date, str, int]], content:
         missing = started[day] - sum(out.calls[day].values())
         if missing > 0:
             out.calls[day][NONE] += missing
-    out.waits = [seconds for _, _, seconds in waits]
+    out.waits = [seconds for _day, _lang, seconds in waits]
     return out
 
 
@@ -187,6 +202,27 @@ def _level(level: int) -> str:
     return {0: "0 language menu", 1: "1 main menu"}.get(level, f"{level} menu or item")
 
 
+def level_name(level: int) -> str:
+    """A menu level as the page and the chart name it, in the console's language."""
+    if level == 0:
+        return _("0 language menu")
+    if level == 1:
+        return _("1 main menu")
+    return _("%(level)s menu or item", level=format_number(level))
+
+
+def lang_name(lang: str) -> str:
+    """A series' language: its code, or "none" in the console's language."""
+    return _("none") if lang == NONE else lang
+
+
+def duration(seconds: float) -> str:
+    """A wait as minutes and seconds ("20 min 05 s")."""
+    rest = f"{int(seconds % 60):02d}"
+    return _("%(minutes)s min %(seconds)s s", minutes=format_number(int(seconds // 60)),
+             seconds=rest)
+
+
 # --- charts -------------------------------------------------------------------------------------
 
 STYLE = Style(background="white", plot_background="white", font_family="sans-serif",
@@ -200,11 +236,12 @@ def _chart(kind: type[pygal.graph.graph.Graph], title: str, most: int,
     """A chart small enough to stay legible on a phone, counted in whole numbers up to
     `most`."""
     step = max(1, -(-most // 5))
-    options: dict[str, object] = {"legend_at_bottom_columns": 3, **config}
+    options: dict[str, object] = {"legend_at_bottom_columns": 3, "value_formatter": format_number,
+                                  **config}
     return kind(style=STYLE, js=[], width=400, height=340, title=title,
                 disable_xml_declaration=True, legend_at_bottom=True, print_values=False,
                 show_minor_x_labels=False, truncate_legend=-1, truncate_label=-1,
-                y_labels=list(range(0, most + step, step)), **options)
+                y_labels=list(range(0, most + step, step)), no_data_text=_("No data"), **options)
 
 
 def chart(name: str, f: Figures, labels: dict[str, str] | None = None) -> str:
@@ -214,32 +251,32 @@ def chart(name: str, f: Figures, labels: dict[str, str] | None = None) -> str:
     if name in ("calls", "sms"):
         by_day = f.calls if name == "calls" else f.sms
         most = max((sum(by_day[day].values()) for day in f.days), default=0)
-        c = _chart(pygal.StackedBar, f"{'Calls' if name == 'calls' else 'SMS'} per day", most,
-                   x_label_rotation=45, x_labels_major_every=max(1, len(f.days) // 6))
-        c.x_labels = [f"{day:%d %b}" for day in f.days]
+        c = _chart(pygal.StackedBar, _("Calls per day") if name == "calls" else _("SMS per day"),
+                   most, x_label_rotation=45, x_labels_major_every=max(1, len(f.days) // 6))
+        c.x_labels = [format_date(day, "d MMM") for day in f.days]
         for lang in _langs(f, by_day):
             values = [by_day[day][lang] for day in f.days]
             if any(values):
-                c.add(lang, values)
+                c.add(lang_name(lang), values)
     elif name == "items":
         top = f.top_items()
-        c = _chart(pygal.HorizontalBar, f"Top {TOP_ITEMS} items",
-                   max((m["heard"] + m["sms"] for _, m in top), default=0),
+        c = _chart(pygal.HorizontalBar, _("Top %(count)s items", count=TOP_ITEMS),
+                   max((m["heard"] + m["sms"] for _item, m in top), default=0),
                    legend_at_bottom_columns=1)
-        c.x_labels = [labels.get(item, item) for item, _ in top]
-        for measure in ("heard", "heard to the end", "sms"):
-            c.add("answered by SMS" if measure == "sms" else measure,
-                  [measures[measure] for _, measures in top])
+        c.x_labels = [labels.get(item, item) for item, _measures in top]
+        for measure, label in MEASURES.items():
+            c.add(str(label), [measures[measure] for _item, measures in top])
     elif name == "funnel":
-        c = _chart(pygal.Bar, "Calls reaching each menu level", max(f.funnel.values(), default=0))
+        c = _chart(pygal.Bar, _("Calls reaching each menu level"),
+                   max(f.funnel.values(), default=0))
         levels = sorted(f.funnel)
-        c.x_labels = [_level(level) for level in levels]
-        c.add("calls", [f.funnel[level] for level in levels])
+        c.x_labels = [level_name(level) for level in levels]
+        c.add(_("calls"), [f.funnel[level] for level in levels])
     elif name == "callbacks":
-        c = _chart(pygal.Bar, "Callback outcomes", max(f.outcomes.values(), default=0))
+        c = _chart(pygal.Bar, _("Callback outcomes"), max(f.outcomes.values(), default=0))
         names = sorted(f.outcomes)
-        c.x_labels = names
-        c.add("tickets", [f.outcomes[n] for n in names])
+        c.x_labels = [str(OUTCOME_NAMES.get(n, n)) for n in names]
+        c.add(_("tickets"), [f.outcomes[n] for n in names])
     else:
         abort(404)
     if not c.raw_series:
@@ -280,10 +317,10 @@ def _presets(today: dt.date) -> list[tuple[str, dt.date, dt.date]]:
     quarter_start = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
     previous_end = quarter_start - dt.timedelta(days=1)
     previous_start = dt.date(previous_end.year, 3 * ((previous_end.month - 1) // 3) + 1, 1)
-    return [("Last 7 days", today - dt.timedelta(days=6), today),
-            ("Last 30 days", today - dt.timedelta(days=29), today),
-            ("This quarter", quarter_start, today),
-            ("Last quarter", previous_start, previous_end)]
+    return [(_("Last 7 days"), today - dt.timedelta(days=6), today),
+            (_("Last 30 days"), today - dt.timedelta(days=29), today),
+            (_("This quarter"), quarter_start, today),
+            (_("Last quarter"), previous_start, previous_end)]
 
 
 @bp.get("/")
@@ -309,8 +346,9 @@ def _render(printing: bool) -> str:
         presets=[(label, {"from": a.isoformat(), "to": b.isoformat()})
                  for label, a, b in _presets(today)],
         charts={name: url_for("reports.svg", name=name, **period) for name in CHARTS},
-        calls_langs=_langs(f, f.calls), sms_langs=_langs(f, f.sms), level=_level,
-        call_totals=_totals(f.calls), sms_totals=_totals(f.sms))
+        calls_langs=_langs(f, f.calls), sms_langs=_langs(f, f.sms), level=level_name,
+        call_totals=_totals(f.calls), sms_totals=_totals(f.sms), duration=duration,
+        lang_none=lang_name(NONE), callback_names=CALLBACKS, outcome_names=OUTCOME_NAMES)
 
 
 @bp.get("/chart/<name>.svg")
@@ -320,7 +358,8 @@ def svg(name: str) -> Response:
     if name not in CHARTS:
         abort(404)
     sms = _services().sms.languages
-    labels = (sms.get("en") or next(iter(sms.values()))).labels
+    english = sms.get("en") or next(iter(sms.values()))
+    labels = {**english.labels, **(sms.get(i18n.language()) or english).labels}
     return Response(chart(name, _figures(), labels), mimetype="image/svg+xml")
 
 

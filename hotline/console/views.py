@@ -3,7 +3,6 @@ the caller through the hotline, record the outcome and notes. Every page needs a
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
 import secrets
@@ -25,22 +24,36 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from rq.job import Job
 from rq.registry import FailedJobRegistry
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from hotline.callbacks import outbox
 from hotline.callbacks.queue import Ticket, TicketError
 from hotline.callbacks.requests import record_outcome
-from hotline.console import audit
+from hotline.console import audit, i18n
 from hotline.console.sessions import Sessions
 from hotline.services import Services, job_queue
 
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static")
-OUTCOMES = (("reached", "Reached"), ("no_answer", "No answer"),
-            ("wrong_number", "Wrong number"), ("referred", "Referred"))
+OUTCOMES = (("reached", _l("Reached")), ("no_answer", _l("No answer")),
+            ("wrong_number", _l("Wrong number")), ("referred", _l("Referred")))
+CAPS = {"sms": _l("SMS"), "call minutes": _l("call minutes")}  # outbox.cap_status's kinds
+# What the console shows for a ticket's status and for the events and audit entries it records
+# (stored in English: the history and the audit log are records; unknown ones show as stored).
+STATUSES = {"waiting": _l("waiting"), "claimed": _l("claimed"), "done": _l("done"),
+            "unreachable": _l("unreachable"), "cancelled": _l("cancelled")}
+EVENTS = {"note": _l("note"), "voice message": _l("voice message"),
+          "call requested": _l("call requested"), "saw the number": _l("saw the number"),
+          "called through the hotline": _l("called through the hotline"),
+          "played the voice message": _l("played the voice message"),
+          "got the number by SMS": _l("got the number by SMS")}
 # Failed logins before a pause: per login, and per address (keys `login:fail:<login>` and
 # `login:fail:@<address>`, FAILURE_WINDOW_SECONDS after the last attempt).
 MAX_FAILURES = {"login": 5, "address": 20}
@@ -91,10 +104,37 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 def redis_down(_: Exception) -> Response:
     """The console needs Redis; say so plainly (the voice line and SMS keep answering)."""
     log.error("console: Redis unreachable")
-    return Response("<!doctype html><title>Hotline console</title><h1>The console cannot reach "
-                    "its database right now</h1><p>Calls and SMS keep being answered, and callback "
-                    "requests wait in a spool. Try again in a minute.</p>", status=503,
-                    mimetype="text/html")
+    return Response(render_template("console/unavailable.html"), status=503, mimetype="text/html")
+
+
+# The console's own pages for the refusals a person may meet (a CSRF failure is a 400).
+ERRORS = {
+    400: (_l("Request not understood"), _l("If you sent a form, its page may have expired: go "
+                                           "back, reload the page and try again.")),
+    403: (_l("Not allowed"), _l("Your account may not open this page.")),
+    404: (_l("Not found"), _l("There is nothing here, or it is not for your account.")),
+    413: (_l("Too large"), _l("What you sent is too large.")),
+    429: (_l("Too many tries"), _l("Too many tries in a short time. Wait a quarter of an hour "
+                                   "and try again.")),
+}
+
+
+def error_page(error: HTTPException) -> Response | HTTPException:
+    """A refusal of ERRORS as a console page in the console's language, with its status."""
+    if error.code not in ERRORS:
+        return error
+    title, message = ERRORS[error.code]
+    return Response(render_template("console/error.html", title=title, message=message),
+                    status=error.code, mimetype="text/html")
+
+
+def register_errors(blueprint: Blueprint) -> None:
+    """Answer `blueprint`'s refusals with the console's error pages."""
+    for code in ERRORS:
+        blueprint.register_error_handler(code, error_page)
+
+
+register_errors(bp)
 
 
 @bp.after_request
@@ -113,10 +153,13 @@ def _headers(response: Response) -> Response:
 def _common() -> dict[str, Any]:
     services = _services()
     en = services.sms.languages.get("en") or next(iter(services.sms.languages.values()))
+    mine = services.sms.languages.get(i18n.language()) or en
     return {
         "mediator": g.get("mediator"),
         "names": {code: lang.name for code, lang in services.content.languages.items()},
-        "topics": {**en.labels, "other": "Other"},
+        "topics": {**en.labels, **mine.labels, "other": _("Other")},
+        "statuses": STATUSES,
+        "events": EVENTS,
     }
 
 
@@ -137,12 +180,12 @@ def login() -> str | BaseResponse:
     counts = dict(zip(counters, pipe.execute()[::2], strict=True))
     if any(int(counts[kind]) > MAX_FAILURES[kind] for kind in counters):
         return Response(render_template(
-            "console/login.html", error="Too many failed attempts. Try again in 15 minutes."),
+            "console/login.html", error=_("Too many failed attempts. Try again in 15 minutes.")),
             status=429)
     mediator = _services().mediators.check_password(name, request.form.get("password", ""))
     if mediator is None:
         return Response(render_template("console/login.html",
-                                        error="Wrong login or password."), status=401)
+                                        error=_("Wrong login or password.")), status=401)
     pipe = r.pipeline()
     pipe.delete(counters["login"])
     pipe.decr(counters["address"])  # not a failure after all
@@ -150,9 +193,13 @@ def login() -> str | BaseResponse:
     session.clear()
     session["sid"] = Sessions(r).start(mediator.login)
     session.permanent = True
-    target = request.args.get("next", "")
+    return redirect(_safe_target(request.args.get("next", "")))
+
+
+def _safe_target(target: str) -> str:
+    """`target` when it is a console page of this site, else the queues."""
     safe = target.startswith("/console/") and target.isprintable() and "\\" not in target
-    return redirect(target if safe else url_for("console.queues"))
+    return target if safe else url_for("console.queues")
 
 
 @bp.post("/logout")
@@ -161,7 +208,8 @@ def logout() -> BaseResponse:
     """End the session, in every web process."""
     Sessions(_services().redis).end(str(session["sid"]))
     session.clear()
-    flash("You are logged out.")
+    with force_locale(i18n.FORMATS[i18n.browser_locale()]):  # the next page's language
+        flash(_("You are logged out."))
     return redirect(url_for("console.login"))
 
 
@@ -186,7 +234,7 @@ def take() -> BaseResponse:
         abort(403)
     ticket = _services().callbacks.take_next(g.mediator.login, list(g.mediator.languages))
     if ticket is None:
-        flash("No ticket is waiting in your languages.")
+        flash(_("No ticket is waiting in your languages."))
         return redirect(url_for("console.queues"))
     return redirect(url_for("console.ticket", ref=ticket.ref))
 
@@ -228,16 +276,17 @@ def ticket(ref: str) -> str:
     return render_template(
         "console/ticket.html", ticket=found, mine=mine, outcomes=OUTCOMES, history=history,
         number=services.privacy.decrypt(found.number) if mine else None,
-        created=_when(found.created), nonce=secrets.token_hex(8),
+        created=i18n.when(found.created), nonce=secrets.token_hex(8),
     )
 
 
 def _event(entry: dict[str, object], mine: bool) -> dict[str, object]:
     """A history entry for the page: the caller's own (sealed) note opened for the claimant only."""
-    shown = {**entry, "when": _when(float(str(entry["at"])))}
+    shown = {**entry, "when": i18n.when(float(str(entry["at"])))}
     if entry.get("sealed"):
         shown["text"] = (_services().privacy.decrypt(str(entry["sealed"])) if mine
-                         else "(the caller's words: shown to the mediator who takes this ticket)")
+                         else _("(the caller's words: shown to the mediator who takes this "
+                                "ticket)"))
     return shown
 
 
@@ -259,7 +308,7 @@ def call(ref: str) -> BaseResponse:
     )
     services.callbacks.log_event(ref, "call requested", g.mediator.login)
     audit.record(services.redis, g.mediator.login, ref, "called through the hotline")
-    flash("Your phone will ring: answer it, and the caller is dialled.")
+    flash(_("Your phone will ring: answer it, and the caller is dialled."))
     return redirect(url_for("console.ticket", ref=ref))
 
 
@@ -273,9 +322,10 @@ def outcome(ref: str) -> BaseResponse:
     try:
         status = record_outcome(_services(), _ticket(ref).ref, chosen, g.mediator.login)
     except TicketError as exc:
-        flash(f"Not recorded: {exc}.")
+        flash(_("Not recorded: %(reason)s.", reason=_ticket_error(str(exc))))
         return redirect(url_for("console.ticket", ref=ref))
-    flash(f"Ticket {ref}: {dict(OUTCOMES)[chosen].lower()}, now {status}.")
+    flash(_("Ticket %(ref)s: %(outcome)s, now %(status)s.", ref=ref,
+            outcome=str(dict(OUTCOMES)[chosen]).lower(), status=STATUSES.get(status, status)))
     return redirect(url_for("console.queues"))
 
 
@@ -320,10 +370,10 @@ def admin() -> str:
         result = job.latest_result()
         error = (result.exc_string or "").strip().splitlines()[-1:] if result else []
         failed.append({"id": job.id, "description": job.description, "error": " ".join(error),
-                       "when": _when(job.ended_at.timestamp()) if job.ended_at else ""})
-    entries = [{**e, "when": _when(float(str(e["at"])))} for e in audit.recent(services.redis)]
+                       "when": i18n.when(job.ended_at.timestamp()) if job.ended_at else ""})
+    entries = [{**e, "when": i18n.when(float(str(e["at"])))} for e in audit.recent(services.redis)]
     return render_template("console/admin.html", failed=failed, audit=entries,
-                           caps=outbox.cap_status(services))
+                           caps=outbox.cap_status(services), cap_names=CAPS)
 
 
 @bp.post("/admin/retry/<job_id>")
@@ -334,10 +384,28 @@ def retry(job_id: str) -> BaseResponse:
     if job_id not in registry.get_job_ids():
         abort(404)
     registry.requeue(job_id)
-    flash("The job is back in the queue.")
+    flash(_("The job is back in the queue."))
     return redirect(url_for("console.admin"))
 
 
-def _when(epoch: float) -> str:
-    local = dt.datetime.fromtimestamp(epoch, _services().hours.zone)
-    return local.strftime("%a %d %b %H:%M")
+@bp.post("/language")
+@login_required
+def language() -> BaseResponse:
+    """Keep the console's language the mediator picked (the header's switcher), then back to the
+    page they were on. 400 for a language the console does not speak."""
+    chosen = request.form.get("locale", "")
+    if chosen not in i18n.LOCALES:
+        abort(400)
+    _services().mediators.set_locale(g.mediator.login, chosen)
+    return redirect(_safe_target(request.form.get("next", "")), code=303)
+
+
+def _ticket_error(reason: str) -> str:
+    """The reason a ticket refused an outcome (hotline.callbacks.queue), in the console's
+    language."""
+    if reason == "ticket is not claimed by you":
+        return _("the ticket is not claimed by you")
+    if reason.startswith("ticket is "):
+        status = reason.removeprefix("ticket is ")
+        return _("the ticket is %(status)s", status=STATUSES.get(status, status))
+    return _("unknown ticket") if reason == "unknown ticket" else reason

@@ -1,6 +1,7 @@
 // The Content section's recorder: record a prompt in the browser (MediaRecorder), listen back,
 // and keep it (posted like the upload form, with its CSRF token). No inline script: the console's
-// content security policy allows only this file.
+// content security policy allows only this file. Its words come from the page (data- attributes of
+// #recorder), in the console's language.
 (function () {
   "use strict";
   var box = document.getElementById("recorder");
@@ -31,15 +32,15 @@
         preview.hidden = false;
         keep.disabled = false;
         start.disabled = false;
-        status.textContent = "Listen back. Keep it, or record again.";
+        status.textContent = box.dataset.listen;
       });
       recorder.start();
       start.disabled = true;
       stop.disabled = false;
       keep.disabled = true;
-      status.textContent = "Recording… read the text, then press Stop.";
+      status.textContent = box.dataset.recording;
     }, function () {
-      status.textContent = "No microphone: allow it in the browser, or upload a file below.";
+      status.textContent = box.dataset.noMicrophone;
     });
   });
 
@@ -57,20 +58,21 @@
     form.append("source", "browser");
     form.append("audio", take, "browser-take." + suffix);
     keep.disabled = true;
-    status.textContent = "Keeping…";
+    status.textContent = box.dataset.keeping;
     fetch(box.dataset.upload, {
       method: "POST", body: form, credentials: "same-origin",
       headers: { "Accept": "application/json" }
     }).then(function (response) {
       return response.json().catch(function () {
-        return { ok: false, message: "Not kept (the server answered " + response.status + ")." };
+        return { ok: false,
+                 message: box.dataset.answered.replace("{status}", response.status) };
       });
     }).then(function (answer) {
       if (answer.ok) { window.location.assign(answer.next); return; }
       status.textContent = answer.message;
       keep.disabled = false;
     }, function () {
-      status.textContent = "Not kept: the connection failed. Try again.";
+      status.textContent = box.dataset.failed;
       keep.disabled = false;
     });
   });
