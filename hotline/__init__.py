@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Request, Response, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -21,6 +22,21 @@ MAX_BODY_BYTES = 64 * 1024
 
 class ConfigError(Exception):
     """The service cannot start with these settings."""
+
+
+class WebhookFreeSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session (it carries the console's session id), not opened for
+    Twilio's webhooks: no cookie comes with them, and opening one was a good part of a webhook's
+    time around the view."""
+
+    def __init__(self, webhook_prefixes: tuple[str, ...]):
+        self.webhook_prefixes = tuple(p.rstrip("/") for p in webhook_prefixes if p)
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        path = request.path
+        if any(path == p or path.startswith(p + "/") for p in self.webhook_prefixes):
+            return None  # Flask then uses its null session, which saves nothing
+        return super().open_session(app, request)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, *,
@@ -73,6 +89,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     from hotline.console import views as console
     from hotline.twilio import prompt_recording, sms, voice
 
+    app.session_interface = WebhookFreeSessions((voice.bp.url_prefix or "",
+                                                 sms.bp.url_prefix or ""))
     csrf = CSRFProtect(app)
     i18n.init_app(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks prove themselves with their signature instead

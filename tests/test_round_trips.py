@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask import request
 
 from tests.helpers import (
     MOBILE,
@@ -100,3 +101,19 @@ def test_a_retried_silent_sms_stays_silent_in_one_round_trip(client, trips):
     again = sms_post(client, "AIDE", number="+32470000002", sid="SM" + "d" * 32)
     assert sms_replies(again) == [] and again.get_data() == first.get_data()
     assert len(trips) == 1, trips
+
+
+def test_webhooks_open_no_cookie_session_the_console_does(services):
+    """Twilio sends no cookie: a webhook opens no session (a good part of its time around the
+    view was Flask building the cookie's serializer); the console still gets its session."""
+    from hotline import create_app
+
+    app = create_app(settings=services.settings)
+    with app.test_request_context("/voice/step?node=main", method="POST"):
+        assert app.session_interface.open_session(app, request) is None
+    with app.test_request_context("/sms", method="POST"):
+        assert app.session_interface.open_session(app, request) is None
+    with app.test_request_context("/console/login"):
+        assert app.session_interface.open_session(app, request) is not None
+    with app.test_request_context("/voicemail-not-a-webhook"):
+        assert app.session_interface.open_session(app, request) is not None

@@ -244,17 +244,29 @@ def _depth(content: Content, node: str) -> int:
 
 def _item_seconds(services: Services, turn: engine.Turn) -> float:
     """When the turn speaks an information item's text: the seconds until that text has been
-    played (recorded or rendered durations, else estimated from its words); else 0."""
+    played (recorded or rendered durations, else estimated from its words); else 0. Kept per
+    turn and audio build, like the rendered TwiML (each duration read looks at the manifest)."""
     listen = turn.listen
     node = services.content.nodes.get(listen.node) if listen else None
     if node is None or node.type != "info" or not node.prompt:
         return 0.0
+    key = (turn, services.audio.version())
+    known = services.item_seconds.get(key)
+    if known is None:
+        known = _spoken_seconds(services, turn, node.prompt)
+        if len(services.item_seconds) >= RENDERED_MAX:
+            services.item_seconds.clear()
+        services.item_seconds[key] = known
+    return known
+
+
+def _spoken_seconds(services: Services, turn: engine.Turn, prompt: str) -> float:
     total = 0.0
     for utterance in turn.say:
         for text in utterance.pieces or (utterance.text,):
             known = services.audio.seconds(utterance.lang, text)
             total += known if known is not None else words(text) / WORDS_PER_SECOND
-        if utterance.key == node.prompt:
+        if utterance.key == prompt:
             return total
     return 0.0
 
