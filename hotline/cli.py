@@ -503,12 +503,15 @@ def worker(burst: bool) -> None:
     """An RQ worker (with its scheduler) for the `hotline` queue, the content loaded once, which
     keeps the minute-by-minute maintenance going (see workers/clock.py).
 
-    Like `rq worker --with-scheduler hotline`, but the services are built before the worker
-    forks a process per job, so each job starts warm instead of importing and loading again."""
+    Like `rq worker --with-scheduler hotline`, but the services are built and the Twilio REST
+    resources imported before the worker forks a process per job, so each job starts warm
+    instead of importing and loading again."""
     from hotline.services import job_queue
+    from hotline.twilio import rest
     from workers import jobs
     from workers.clock import MaintainingWorker
 
     found = jobs.services()
+    rest.warm_up()
     MaintainingWorker([job_queue(found.rq)], connection=found.rq, services=found).work(
         with_scheduler=True, burst=burst)

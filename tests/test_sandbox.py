@@ -140,3 +140,19 @@ def test_the_project_counts_segments_as_the_sandbox_does(twilio, sandbox):
         assert cost(text).segments == sandbox_module.num_segments(text), text
     send_message(twilio, HOTLINE_NUMBER, MOBILE, TEXTS[-3])
     assert sandbox.messages[0]["num_segments"] == "3"
+
+
+def test_the_worker_imports_the_rest_resources_before_it_forks():
+    """The twilio library imports a REST resource on first use (about 0.1 s): `hotline worker`
+    warms them up once, so a job in its forked process does not import them again."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from hotline.twilio import rest; "
+              "names = ['twilio.rest.api.v2010.account.message', "
+              "'twilio.rest.api.v2010.account.call', 'twilio.rest.api.v2010.account.recording']; "
+              "before = [n in sys.modules for n in names]; rest.warm_up(); "
+              "print(before, [n in sys.modules for n in names])")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[False, False, False] [True, True, True]", out
