@@ -134,3 +134,22 @@ def test_script_prints_the_exact_texts_and_writes_sidecars_to_record_from(conten
     (folder / "welcome.txt").write_text("Edited by hand.")
     run(content_copy, "script", "--lang", "nl", "--sidecars")
     assert (folder / "welcome.txt").read_text() == "Edited by hand."  # never overwritten
+
+
+@pytest.mark.slow
+def test_french_dutch_and_english_are_within_the_budget_in_the_offline_voice(content_copy):
+    """The budget with real durations: the shipped espeak-ng settings (rates, voices), the three
+    enforced languages rendered (the first page's other languages are not: their lines come after
+    these three)."""
+    shipped = yaml.safe_load((content_copy / "ivr_scripts" / "audio.yaml").read_text("utf-8"))
+    offline_config(content_copy, **{"espeak-ng": shipped["espeak-ng"]})
+    assert run(content_copy, "build", "--offline", "--lang", "fr", "--lang", "nl",
+               "--lang", "en").exit_code == 0
+    content = load_content(content_copy)
+    seconds = {(e["lang"], e["text"]): e["seconds"]
+               for e in read_manifest(content_copy / "audio_cache").values()}
+    offered = tuple(code for code in content.languages if code != "ps")  # as `hotline check`
+    for lang in ("fr", "nl", "en"):
+        times = caller_times(content, lang, lambda u: seconds.get((u.lang, u.text)), offered)
+        assert times.over_budget() == [], (lang, times.figures())
+        assert not times.estimated  # fr, nl, en come first: no other line is heard before
