@@ -22,6 +22,7 @@ from hotline.content.ivr import Content, load_content
 from hotline.content.sms import SmsContent, load_sms_content
 from hotline.settings import Settings
 from hotline.state.client import TextRedis
+from hotline.state.deferred import DeferredWrites
 from hotline.state.events import Events
 from hotline.state.privacy import Privacy, secret_from
 from hotline.twilio.rest import twilio_client
@@ -97,9 +98,14 @@ class Services:
                              events=self.events)
 
     @cached_property
+    def deferred(self) -> DeferredWrites:
+        """This process's writes that no answer waits for (hotline.state.deferred)."""
+        return DeferredWrites(self.redis)
+
+    @cached_property
     def events(self) -> Events:
         """The anonymous event counts the reports read, in the opening hours' time zone."""
-        return Events(self.redis, self.hours.zone)
+        return Events(self.redis, self.hours.zone, self.deferred)
 
     @cached_property
     def mediators(self) -> Mediators:

@@ -3,12 +3,15 @@ The helpers they use, and the test settings, are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 
 from hotline import create_app
@@ -113,6 +116,18 @@ def redis_db(redis_server: EmbeddedRedis) -> redis.Redis:
     return client
 
 
+@pytest.fixture(autouse=True)
+def deferred_writes_land_within_their_test():
+    """The writes a test's apps deferred (hotline.state.deferred) reach Redis before the next
+    test empties it, never into the next test's data."""
+    yield
+    from hotline.state.deferred import DeferredWrites
+
+    for queue in list(DeferredWrites.live):
+        with contextlib.suppress(redis.RedisError):
+            queue.flush()
+
+
 Sandbox = TwilioSandbox  # `reset()` forgets what it received between tests
 
 
@@ -134,7 +149,7 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
 
 @pytest.fixture
 def app(redis_db: redis.Redis, redis_server: EmbeddedRedis, sandbox, tmp_path):
-    return create_app({
+    made = create_app({
         "VAR_DIR": tmp_path / "var",
         "TWILIO_ACCOUNT_SID": ACCOUNT,
         "TWILIO_API_BASE_URL": sandbox.base_url,
@@ -146,6 +161,20 @@ def app(redis_db: redis.Redis, redis_server: EmbeddedRedis, sandbox, tmp_path):
         "RETRY_BASE_SECONDS": 0,  # retries at once: the tests do not wait for backoff
         "TESTING": True,
     })
+    made.test_client_class = LandingClient
+    return made
+
+
+class LandingClient(FlaskClient):
+    """A test client after whose every request the app's deferred writes have landed (what the
+    background thread does within 0.05 s: hotline.state.deferred), so a test reads Redis as it
+    will be. tests/test_round_trips.py uses a plain client to see what a request itself sends."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().open(*args, **kwargs)
+        with contextlib.suppress(redis.RedisError):
+            self.application.extensions["hotline"].deferred.flush()
+        return response
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import pytest
 import redis
 from rq import Queue
 
+from hotline.state.deferred import DeferredWrites
+from hotline.state.sms import FORGOT_SECONDS, forgot_key
 from tests.helpers import (
     HTTPS,
     MOBILE,
@@ -112,7 +114,9 @@ def test_forget_erases_everything_about_the_number(app, services, sandbox, twili
     assert services.redis.keys(f"*{n}*")
     reply = sms_replies(sms_post(client, "OUBLIER"))
     assert reply == [services.sms.text("fr", "forget_confirm")]
-    assert services.redis.keys(f"*{n}*") == []
+    # nothing but the short-lived guard against writes deferred from before the erasure
+    assert services.redis.keys(f"*{n}*") == [forgot_key(n)]
+    assert 0 < services.redis.ttl(forgot_key(n)) <= FORGOT_SECONDS <= 10
     assert services.callbacks.get(ref) is None and services.callbacks.waiting("fr") == []
     assert services.callbacks.history(ref) == []
     run_jobs(twilio_env)
@@ -203,3 +207,21 @@ def test_forget_rewrites_the_append_only_file(app, services, redis_server, twili
         services.redis.execute_command("CONFIG", "SET", "appendfsync", "everysec")
     assert f"cb:ticket:{ref}".encode() not in on_disk
     assert sealed.encode() not in on_disk
+
+
+def test_a_write_deferred_before_a_forget_lands_after_it_and_keeps_nothing(app, services):
+    """Another web process answered the number's SMS a moment before FORGET reached this one:
+    its deferred writes (language, menu, opt-out, rate) leave after the erasure, and keep
+    nothing about the number."""
+    client = app.test_client()
+    sms_post(client, "LANGUE fr")
+    other = DeferredWrites(services.redis, interval=3600)  # the other process's queue
+    services.deferred, mine = other, services.deferred
+    try:
+        sms_replies(sms_post(app.test_client(), "CPAS"))  # its writes wait in `other`
+    finally:
+        services.deferred = mine
+    assert sms_replies(sms_post(client, "OUBLIER")) == [services.sms.text("fr", "forget_confirm")]
+    other.flush()  # now they land
+    n = services.privacy.number_key(MOBILE)
+    assert services.redis.keys(f"*{n}*") == [forgot_key(n)]

@@ -1,10 +1,10 @@
 """Redis round trips per webhook, counted on the real server's connections (issue 15): a voice
 step or an SMS must not drift back to one command per fact it needs.
 
-An SMS counts its anonymous events (issue 13: `hotline.state.events`) in the round trip that
-finishes it; a voice request counts them in one pipelined write of its own (a step needs no other;
-an incoming call reads the remembered language, and a language choice keeps it, in that same
-round trip)."""
+A voice step's counts are deferred: they leave in the background, many requests' in one round
+trip (hotline.state.deferred), so a step makes none; an incoming call reads the remembered
+language in one, after this process's deferred writes; a language choice keeps it in one. An
+SMS reads what it needs in one round trip; its writes are deferred."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 from flask import request
+from flask.testing import FlaskClient
 
 from tests.helpers import (
     MOBILE,
@@ -24,6 +25,12 @@ from tests.helpers import (
 
 
 @pytest.fixture
+def client(app):
+    """A plain test client: what a request sends, its deferred writes left queued."""
+    return FlaskClient(app, app.response_class, use_cookies=True)
+
+
+@pytest.fixture
 def sms(services):
     return services.sms
 
@@ -32,21 +39,27 @@ def sms(services):
 def trips(services):
     """The round trips of the app's two clients (its own keys, and RQ's), counted from the
     first request on; `trips.clear()` after a warm-up request (connections, script loading)."""
+    services.events.deferred.interval = 3600  # deferred writes leave only when flushed here
     return count_round_trips(services.redis, services.rq)
 
 
-def test_sms_keyword_is_one_round_trip_before_the_engine_and_one_after(client, sms, trips):
+def test_sms_keyword_is_one_round_trip_its_writes_deferred(client, sms, trips, services):
     sms_replies(sms_post(client, "AIDE"))  # warm: connection, scripts cached by the server
+    services.deferred.flush()
     trips.clear()
     assert sms_replies(sms_post(client, "CPAS", number="+32470000001")) == [
         sms.menu("fr", "cpas")]  # first contact: language learnt from the word
-    assert len(trips) == 2, trips
+    assert len(trips) == 1, trips
     trips.clear()
     assert sms_replies(sms_post(client, "1", number="+32470000001"))  # a menu number
-    assert len(trips) == 2, trips
+    assert len(trips) == 1, trips  # the menu kept by the one before (sent with this read)
     trips.clear()
     assert sms_replies(sms_post(client, "STOP", number="+32470000001"))
-    assert len(trips) == 2, trips
+    assert len(trips) == 1, trips
+    assert not services.redis.exists(f"sms:optout:{services.privacy.number_key(MOBILE)}")
+    services.deferred.flush()
+    n = services.privacy.number_key("+32470000001")
+    assert services.redis.get(f"sms:optout:{n}") == "1"  # kept once the writes left
 
 
 def test_a_retried_sms_is_one_round_trip(client, trips):
@@ -65,16 +78,23 @@ def test_voice_incoming_call_is_one_round_trip_with_its_events(client, trips):
     assert len(trips) == 1, trips
     trips.clear()
     twiml(twilio_post(client, "/voice", {"From": "anonymous"}))  # nothing to look up
-    assert len(trips) == 1, trips
+    assert len(trips) == 0, trips  # its events are deferred
 
 
-def test_voice_menu_steps_and_items_need_only_the_events(client, trips):
+def test_voice_menu_steps_and_items_make_no_round_trip_their_counts_follow(client, trips,
+                                                                          services):
     twiml(twilio_post(client, "/voice", {"From": MOBILE}))
     trips.clear()
     twiml(twilio_post(client, "/voice/step?node=main&lang=en&retry=0", {"Digits": "1"}))
     twiml(twilio_post(client, "/voice/step?node=money&lang=en&retry=0", {"Digits": "2"}))
     twiml(twilio_post(client, "/voice/step?node=main&lang=en&retry=0"))  # silence
-    assert len(trips) == 3, trips  # one a step: its events
+    assert len(trips) == 0, trips  # nothing while the caller waits
+    services.events.deferred.flush()  # what the background thread does every 0.05 s
+    assert len(trips) == 1, trips  # one for all three
+    counted = {(c.name, c.lang, c.what): c.count for c in services.events.read(
+        dt.date.today() - dt.timedelta(days=1), dt.date.today() + dt.timedelta(days=1))}
+    heard = {what: n for (name, lang, what), n in counted.items() if name == "heard"}
+    assert heard["cpas"] == 1 and len(heard) == 2, counted  # the menu, the item (not a replay)
 
 
 def test_choosing_a_language_is_one_round_trip_with_its_events(client, trips, services):
@@ -82,7 +102,7 @@ def test_choosing_a_language_is_one_round_trip_with_its_events(client, trips, se
     trips.clear()
     twiml(twilio_post(client, "/voice/step?node=languages&retry=0",
                       {"Digits": "2", "From": MOBILE}))
-    assert len(trips) == 1, trips
+    assert len(trips) == 1, trips  # kept now: never deferred past a FORGET
     trips.clear()
     again = twiml(twilio_post(client, "/voice", {"From": MOBILE}))  # the choice was kept
     assert len(trips) == 1, trips

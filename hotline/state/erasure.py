@@ -2,7 +2,9 @@
 
 Its SMS state (session, language, opt-out, reply counters) and every ticket it opened (queued or
 closed, with their histories and the caller's notes) are deleted; voice messages are deleted at
-Twilio too. The audit log keeps its entries: they name tickets, never numbers. Redis's append-only
+Twilio too; for ten seconds after, `forgot:<n>` keeps a write deferred from before the erasure
+(hotline.state.deferred) from landing. The audit log keeps its entries: they name tickets, never
+numbers. Redis's append-only
 file would still hold the erased writes until it is rewritten: a job rewrites it (BGREWRITEAOF).
 """
 
@@ -15,6 +17,7 @@ import redis
 
 from hotline.callbacks import outbox
 from hotline.services import Services
+from hotline.state import sms as sms_state
 from hotline.state.privacy import redact
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 def forget(services: Services, number: str) -> int:
     """Erase what is kept about `number`; returns how many tickets were deleted."""
     r, n = services.redis, services.privacy.number_key(number)
+    services.deferred.flush()  # this process's writes about the number land before the erasure
+    r.set(sms_state.forgot_key(n), "1", ex=sms_state.FORGOT_SECONDS)  # and others' after it
     refs = list(r.smembers(f"cb:by_number:{n}"))
     for ref in refs:
         ticket = services.callbacks.get(ref)

@@ -9,11 +9,15 @@ Keys (`<n>` is `Privacy.number_key(number)`):
                            a number), or SILENT when nothing was answered; a retried webhook gets
                            it and nothing else; 1 day
 - `sms:rate:<n>:<hour>`    replies counted this hour, for the anti-pumping limit; 1 hour
+- `forgot:<n>`             present for FORGOT_SECONDS after a FORGET: a finish deferred from
+                           before it keeps nothing about the number
 
-An incoming SMS takes two round trips in the common case, each one Lua script: `begin` (claim
-the MessageSid, read what the flow needs: the sender's mediator login, session, language,
-opt-out, replies this hour) and `finish` (remember the reply's state, count the reply against
-the hourly limit and the daily cap, keep the answer for retries). The daily cap's key is
+An incoming SMS takes one round trip in the common case, one Lua script: `begin` (claim the
+MessageSid, read what the flow needs: the sender's mediator login, session, language, opt-out,
+replies this hour, SMS sent today); `finish` (remember the reply's state, count the reply against
+the hourly limit and the daily cap, keep the answer for retries) is deferred: it leaves with
+other requests' writes in the background (hotline.state.deferred), and this process's next
+`begin` goes after it. The daily cap's key is
 outbox's `cap:sms:<day>`, the mediator's `med:phone:<n>` (console/mediators.py).
 """
 
@@ -29,43 +33,50 @@ from redis.commands.core import Script
 
 from hotline.engine.sms import Conversation, Reply
 from hotline.state.client import TextRedis
+from hotline.state.deferred import DeferredWrites
 from hotline.state.events import KEEP_SECONDS as EVENTS_KEEP_SECONDS
 
 SESSION_SECONDS = 30 * 60
 PREFERENCE_SECONDS = 90 * 24 * 3600
 SEEN_SECONDS = 24 * 3600
 SILENT = "-"  # kept for a message answered with no text (no encryption needed)
+FORGOT_SECONDS = 10  # far longer than a deferred write waits (hotline.state.deferred)
 
 
 # KEYS: sms:seen:<sid>, med:phone:<n>, sms:session:<n>, lang:<n>, sms:optout:<n>,
-# sms:rate:<n>:<hour>. ARGV: SEEN_SECONDS.
+# sms:rate:<n>:<hour>, cap:sms:<day>. ARGV: SEEN_SECONDS.
 # Returns {1, earlier answer ('' while the first is being answered)} for a retried message,
-# else {0, mediator login, session node, language, opted out (0/1), replies this hour}.
+# else {0, mediator login, session node, language, opted out (0/1), replies this hour, SMS sent
+# today}.
 _BEGIN = """
 if not redis.call('SET', KEYS[1], '', 'NX', 'EX', ARGV[1]) then
   return {1, redis.call('GET', KEYS[1]) or ''}
 end
 return {0, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '',
   redis.call('GET', KEYS[4]) or '', redis.call('EXISTS', KEYS[5]),
-  redis.call('GET', KEYS[6]) or '0'}
+  redis.call('GET', KEYS[6]) or '0', redis.call('GET', KEYS[7]) or '0'}
 """
 
 # KEYS: sms:seen:<sid>, sms:session:<n>, lang:<n>, sms:optout:<n>, sms:rate:<n>:<hour>,
-# cap:sms:<day>. ARGV: node ('' unchanged), language ('' unchanged), opt-out ('1' set, '0'
-# clear, '' unchanged), count the reply this hour (1/0), count it against the daily cap (1/0),
-# the daily cap, the answer ('' keeps none: the caller still has work to do), then
-# SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT, then the events' day ttl and, as
-# JSON objects of field -> increment, the events to count in KEYS[7] (ev:<day>: see
-# hotline.state.events; 'ev:none' counts none) when answered and when over the cap.
+# cap:sms:<day>, ev:<day>, forgot:<n> (while it exists nothing about the number is kept: a
+# write deferred from before a FORGET lands after it).
+# ARGV: node ('' unchanged), language ('' unchanged), opt-out ('1' set, '0' clear, ''
+# unchanged), count the reply this hour (1/0), count it against the daily cap (1/0), the daily
+# cap, the answer ('' keeps none: the caller still has work to do), then SESSION_SECONDS,
+# PREFERENCE_SECONDS, SEEN_SECONDS, SILENT, then the events' day ttl and, as JSON objects of
+# field -> increment, the events to count in KEYS[7] (ev:<day>: see hotline.state.events;
+# 'ev:none' counts none) when answered and when over the cap.
 # Returns the SMS answered today (0 when not counted); over the cap, SILENT is kept.
 _FINISH = """
-if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[8]) end
-if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[9]) end
-if ARGV[3] == '1' then redis.call('SET', KEYS[4], '1')
-elseif ARGV[3] == '0' then redis.call('DEL', KEYS[4]) end
-if ARGV[4] == '1' then
-  redis.call('INCR', KEYS[5])
-  redis.call('EXPIRE', KEYS[5], 3600)
+if redis.call('EXISTS', KEYS[8]) == 0 then
+  if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[8]) end
+  if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[9]) end
+  if ARGV[3] == '1' then redis.call('SET', KEYS[4], '1')
+  elseif ARGV[3] == '0' then redis.call('DEL', KEYS[4]) end
+  if ARGV[4] == '1' then
+    redis.call('INCR', KEYS[5])
+    redis.call('EXPIRE', KEYS[5], 3600)
+  end
 end
 local used, answer = 0, ARGV[7]
 if ARGV[5] == '1' then
@@ -94,6 +105,7 @@ class Incoming:
     mediator: str = ""
     conversation: Conversation = field(default_factory=Conversation)
     replies_this_hour: int = 0
+    sent_today: int = 0  # SMS counted against the daily cap (`cap_key`) so far
 
 
 def _rate_key(n: str) -> str:
@@ -106,37 +118,54 @@ def _scripts(r: TextRedis) -> tuple[Script, Script]:
     return r.register_script(_BEGIN), r.register_script(_FINISH)
 
 
-def begin(r: TextRedis, n: str, message_sid: str) -> Incoming:
-    """Claim `message_sid` and read what answering it needs, in one round trip. A retry's
+def begin(r: TextRedis, n: str, message_sid: str, cap_key: str = "cap:none",
+          deferred: DeferredWrites | None = None) -> Incoming:
+    """Claim `message_sid` and read what answering it needs (today's count at `cap_key` too),
+    in one round trip: with `deferred`, after the writes this process deferred. A retry's
     `earlier` is '' while the first is being answered, SILENT when it got no text."""
-    found = _scripts(r)[0](
-        keys=[f"sms:seen:{message_sid}", f"med:phone:{n}", f"sms:session:{n}", f"lang:{n}",
-              f"sms:optout:{n}", _rate_key(n)], args=[SEEN_SECONDS])
+    script = _scripts(r)[0]
+    keys = [f"sms:seen:{message_sid}", f"med:phone:{n}", f"sms:session:{n}", f"lang:{n}",
+            f"sms:optout:{n}", _rate_key(n), cap_key]
+    found = (deferred.send(script, keys, [SEEN_SECONDS]) if deferred is not None
+             else script(keys=keys, args=[SEEN_SECONDS]))
     if int(found[0]):
         return Incoming(earlier=str(found[1]))
-    _, mediator, node, lang, optout, replies = found
+    _, mediator, node, lang, optout, replies, sent = found
     return Incoming(None, str(mediator),
                     Conversation(lang=lang or None, node=node or None, opted_out=bool(optout)),
-                    int(replies))
+                    int(replies), int(sent))
 
 
 def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply: bool,
            cap_key: str = "", cap: int = 0, answer: str = "",
            tally: tuple[str, dict[str, int]] = ("", {}), over_cap: dict[str, int] | None = None,
-           ) -> int:
+           deferred: DeferredWrites | None = None) -> int:
     """In one round trip: remember what `reply` asks to remember; count a reply this hour when
     `count_reply`; when `cap_key` is given count the answer against the daily `cap` there; keep
     `answer` (encrypted, or SILENT) for retries, SILENT instead when that count passes the cap;
     count the anonymous events of `tally` (`Events.tally`), those of `over_cap` instead when
-    the cap was passed. Returns the count against the cap (0 when none)."""
+    the cap was passed. Returns the count against the cap (0 when none). With `deferred`, the
+    writes leave in the background (hotline.state.deferred) and 0 is returned: the caller has
+    decided on the cap from `begin`'s count. Nothing is kept about the number while its
+    `forgot:<n>` exists (see hotline.state.erasure)."""
     optout = {True: "1", False: "0", None: ""}[reply.opted_out]
     events_key, fields = tally
-    return int(_scripts(r)[1](
-        keys=[f"sms:seen:{message_sid}", f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}",
-              _rate_key(n), cap_key or "cap:none", events_key or "ev:none"],
-        args=[reply.node or "", reply.lang or "", optout, int(count_reply), int(bool(cap_key)),
-              cap, answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT,
-              EVENTS_KEEP_SECONDS, json.dumps(fields or {}), json.dumps(over_cap or {})]))
+    keys = [f"sms:seen:{message_sid}", f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}",
+            _rate_key(n), cap_key or "cap:none", events_key or "ev:none", forgot_key(n)]
+    args: list[str | int] = [
+        reply.node or "", reply.lang or "", optout, int(count_reply), int(bool(cap_key)), cap,
+        answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT, EVENTS_KEEP_SECONDS,
+        json.dumps(fields or {}), json.dumps(over_cap or {})]
+    if deferred is not None:
+        deferred.submit(_scripts(r)[1], keys, args)
+        return 0
+    return int(_scripts(r)[1](keys=keys, args=args))
+
+
+def forgot_key(n: str) -> str:
+    """The key that, for FORGOT_SECONDS after a FORGET, keeps any write about number key `n`
+    from landing (one deferred from before the erasure)."""
+    return f"forgot:{n}"
 
 
 def load(r: TextRedis, n: str) -> Conversation:

@@ -33,6 +33,9 @@ from hotline.twilio.signatures import twilio_only
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 log = logging.getLogger(__name__)
+# The cap passed with an answer already decided on `begin`'s count: the deferred count never
+# turns it silent.
+UNCAPPED = 2 ** 53
 
 
 def _twiml(text: str | None) -> str:
@@ -90,13 +93,14 @@ def status() -> Response:
 
 
 def _answer(services: Services, number: str, sid: str, body: str) -> str:
-    """The answer; one round trip to Redis before the engine and one after, in the common case
-    (hotline/state/sms.py)."""
+    """The answer; one round trip to Redis before the engine in the common case, its writes
+    deferred (hotline/state/sms.py)."""
     r = services.redis
     if services.spool.pending():  # what was texted during an outage first (a STOP, a FORGET)
         replay_spool(services)
     n = services.privacy.number_key(number)
-    incoming = sms_state.begin(r, n, sid)
+    cap_key, cap = outbox.cap_key("sms"), services.settings.sms_daily_cap
+    incoming = sms_state.begin(r, n, sid, cap_key, services.deferred)
     if incoming.earlier is not None:  # Twilio retried this message: same answer, no second effect
         if incoming.earlier in ("", sms_state.SILENT):
             return _twiml(None)
@@ -128,18 +132,24 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         reply, counted = sms_engine.Reply(None), False
     if not text:
         sms_state.finish(r, n, sid, reply, count_reply=counted, answer=sms_state.SILENT,
-                         tally=services.events.tally(*events("sms", lang, about)))
+                         tally=services.events.tally(*events("sms", lang, about)),
+                         deferred=services.deferred)
         return _twiml(None)
-    twiml, cap = _twiml(text), services.settings.sms_daily_cap
+    twiml = _twiml(text)
     sent = services.events.tally(*events("sms", lang, about),
                                  *events("sms_segments", lang, count=cost(text).segments))
-    used = sms_state.finish(r, n, sid, reply, count_reply=counted,
-                            cap_key=outbox.cap_key("sms"), cap=cap,
-                            answer=services.privacy.encrypt(twiml), tally=sent,
-                            over_cap=services.events.tally(*events("sms", lang, "capped"))[1])
-    if used > cap:  # today's SMS cap is reached: the admins are alerted
+    capped = services.events.tally(*events("sms", lang, "capped"))[1]
+    if incoming.sent_today + 1 > cap:  # today's SMS cap is reached: the admins are alerted
+        sms_state.finish(r, n, sid, reply, count_reply=counted, cap_key=cap_key, cap=cap,
+                         answer=sms_state.SILENT, tally=sent, over_cap=capped,
+                         deferred=services.deferred)
         outbox.cap_reached(services, "sms", cap)
         return _twiml(None)
+    # Answered: counted against the cap in the background. Answers that other web processes
+    # gave in the same instant may pass the cap, by at most one each.
+    sms_state.finish(r, n, sid, reply, count_reply=counted, cap_key=cap_key, cap=UNCAPPED,
+                     answer=services.privacy.encrypt(twiml), tally=sent,
+                     deferred=services.deferred)
     return twiml
 
 

@@ -3,7 +3,9 @@
 A callback number typed during a call travels, encrypted, in the next URLs (`carry`), so the line
 needs no Redis until the ticket is opened. Keys: `once:<name>` marks a recording or status callback
 already recorded, 1 day. Each request counts its anonymous events and the call's position in one
-round trip (hotline.state.events); the call's status callback counts where it ended.
+script (hotline.state.events): a menu step's is deferred (no round trip while the caller waits),
+an incoming call's reads the remembered language in its round trip; the call's status callback
+counts where it ended.
 """
 
 from __future__ import annotations
@@ -196,7 +198,8 @@ def _count(services: Services, at: engine.Position | None, turn: engine.Turn | N
            remember: tuple[str, str, int] | None = None,
            recall: tuple[str, tuple[str, ...], str] | None = None) -> str | None:
     """Count this request's events and where the call now is (None `turn`: the call ended), and
-    keep (`remember`) or read (`recall`) the caller's language: one round trip. The counting is
+    keep (`remember`) or read (`recall`) the caller's language: one round trip for these and
+    the end of a call, else none (deferred, sent with others' writes). The counting is
     skipped for a while once Redis has failed (the line answers without it). Returns the
     recalled language, if any (see `Events.call_step`)."""
     if time.monotonic() < services.events_paused_until:
@@ -212,7 +215,10 @@ def _count(services: Services, at: engine.Position | None, turn: engine.Turn | N
     try:
         return services.events.call_step(
             sid or request.form.get("CallSid", ""), counted, lang=lang, node=node, depth=depth,
-            needs=needs, end=turn is None, remember=remember, recall=recall)
+            needs=needs, end=turn is None, remember=remember, recall=recall,
+            # nothing in the answer waits for a step's counts; a kept language is not deferred
+            # (a FORGET must find it: hotline.state.erasure)
+            defer=turn is not None and remember is None)
     except redis.RedisError:
         services.events_paused_until = time.monotonic() + EVENTS_PAUSE_SECONDS
         log.warning("Redis unreachable: this call's events are not counted, its language "
