@@ -34,17 +34,31 @@ def test_queued_writes_reach_redis_in_the_background_within_the_interval(r):
     assert r.lrange("list", 0, -1) == ["0", "1", "2"]
 
 
-def test_a_write_sent_now_leaves_after_the_queued_ones_in_the_same_round_trip(r):
+def test_a_call_sent_now_leaves_after_the_queued_writes_about_the_same_thing(r):
     deferred = DeferredWrites(r, interval=3600)
     script = r.register_script(APPEND)
     trips = count_round_trips(r)
     script(keys=["list"], args=["warm"])  # the connection made, the script known to the server
     trips.clear()
-    deferred.submit(script, ["list"], ["queued 1"])
-    deferred.submit(script, ["list"], ["queued 2"])
-    assert deferred.send(script, ["list"], ["now"]) == 4  # its own answer
-    assert r.lrange("list", 0, -1) == ["warm", "queued 1", "queued 2", "now"]
-    assert len(trips) == 2, trips  # the send, then the read above
+    deferred.submit(script, ["list"], ["queued 1"], tag="texter A")
+    deferred.submit(script, ["other"], ["queued 2"], tag="texter B")
+    assert deferred.send(script, ["list"], ["now"], tag="texter A") == 3  # its own answer
+    assert r.lrange("list", 0, -1) == ["warm", "queued 1", "now"]
+    assert r.lrange("other", 0, -1) == ["queued 2"]  # the whole queue went with it
+    assert len(trips) == 3, trips  # the send (one round trip), then the two reads above
+
+
+def test_a_call_about_something_else_goes_alone_the_queue_left_to_the_background(r):
+    deferred = DeferredWrites(r, interval=3600)
+    script = r.register_script(APPEND)
+    trips = count_round_trips(r)
+    script(keys=["list"], args=["warm"])
+    trips.clear()
+    deferred.submit(script, ["other"], ["queued"], tag="texter B")
+    assert deferred.send(script, ["list"], ["now"], tag="texter A") == 2
+    assert r.lrange("other", 0, -1) == []  # still queued
+    deferred.flush()
+    assert r.lrange("other", 0, -1) == ["queued"]
 
 
 def test_scripts_redis_forgot_are_loaded_again(r):

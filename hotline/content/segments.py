@@ -11,6 +11,7 @@ family): the whole cluster goes to the next part, as Twilio's segment calculator
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import regex
@@ -43,8 +44,10 @@ def is_gsm7(text: str) -> bool:
     return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
 
 
+@functools.lru_cache(maxsize=4096)
 def cost(text: str) -> Cost:
-    """The encoding, length and segment count of `text` sent as one SMS."""
+    """The encoding, length and segment count of `text` sent as one SMS (kept per text: an SMS
+    answer counts the segments of the same content texts again and again)."""
     if is_gsm7(text):
         weights = [2 if c in GSM7_EXTENSION else 1 for c in text]
         return Cost("GSM-7", sum(weights), _segments(weights, 160, 153))

@@ -3,9 +3,9 @@
 A voice menu step only counts anonymous events and moves the call's position (hotline.state.events):
 nothing in its answer depends on them. Such writes join this process's queue; a daemon thread
 sends whatever is queued every `interval` seconds as one pipeline (one round trip for many
-requests), so the request itself makes no round trip. Writes leave in the order they were queued,
-and a write a request waits for (`flush` first: see `Events.call_step`) leaves after every write
-this process queued before it.
+requests), so the request itself makes no round trip. Writes leave in the order they were queued;
+a call a request waits for (`send`) leaves after every write this process queued about the same
+thing (a texter's number key, a call), in the same round trip, and alone otherwise.
 
 What it costs: counts and positions reach Redis up to `interval` later (a report read in this
 process flushes first), a process killed without exiting loses at most that fraction of a
@@ -57,17 +57,22 @@ class DeferredWrites:
         """A new process (or a new queue): the parent's queued writes and thread are the
         parent's; its locks may have been held at the fork."""
         self._queue: list[tuple[Script, Sequence[Any], Sequence[Any]]] = []
+        self._tags: set[str] = set()  # what the queued writes are about
+        self._sending: set[str] = set()  # what the batch on the wire is about
         self._lock = threading.Lock()
         self._send = threading.Lock()  # one batch on the wire at a time, in queue order
         self._running = False
 
-    def submit(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> None:
-        """Queue a call of `script`; it is sent within `interval` seconds."""
+    def submit(self, script: Script, keys: Sequence[Any], args: Sequence[Any],
+               tag: str = "") -> None:
+        """Queue a call of `script` about `tag` (a number key, a call: see `send`); it is sent
+        within `interval` seconds."""
         with self._lock:
             if len(self._queue) >= self.limit:
                 self.dropped += 1
                 return
             self._queue.append((script, keys, args))
+            self._tags.add(tag)
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="deferred-writes", daemon=True).start()
@@ -77,24 +82,36 @@ class DeferredWrites:
         the batch is then dropped)."""
         self._send_with(None)
 
-    def send(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """Call `script` now and return its answer, after what is queued (in the same round
-        trip): a write a request waits for never overtakes one this process queued before."""
-        return self._send_with((script, keys, args))
+    def send(self, script: Script, keys: Sequence[Any], args: Sequence[Any],
+             tag: str = "") -> Any:
+        """Call `script` about `tag` now and return its answer. When this process has writes
+        about the same `tag` queued or on the wire, it goes after them (with the queue, in one
+        round trip): it never overtakes them. Writes about other things are left to the
+        background (they touch other keys, or add to counters, where order does not matter)."""
+        with self._lock:
+            waits = bool(tag) and (tag in self._tags or tag in self._sending)
+        if waits:
+            return self._send_with((script, keys, args))
+        return script(keys=keys, args=args)
 
     def _send_with(self, last: tuple[Script, Sequence[Any], Sequence[Any]] | None) -> Any:
         with self._send:
             with self._lock:
                 batch, self._queue = self._queue, []
-            if not batch:
-                return None if last is None else last[0](keys=last[1], args=last[2])
-            calls = batch if last is None else [*batch, last]
+                self._sending, self._tags = self._tags, set()
             try:
-                answers = self._pipeline(calls)
-            except redis.RedisError:
-                self.dropped += len(batch)
-                raise
-            return None if last is None else answers[-1]
+                if not batch:
+                    return None if last is None else last[0](keys=last[1], args=last[2])
+                calls = batch if last is None else [*batch, last]
+                try:
+                    answers = self._pipeline(calls)
+                except redis.RedisError:
+                    self.dropped += len(batch)
+                    raise
+                return None if last is None else answers[-1]
+            finally:
+                with self._lock:
+                    self._sending = set()
 
     def _pipeline(self, calls: list[tuple[Script, Sequence[Any], Sequence[Any]]]) -> list[Any]:
         """The calls by their scripts' digests in one round trip (redis-py's own pipelining of

@@ -207,7 +207,8 @@ class Events:
 
         `defer` (a write nothing in the answer depends on: no `recall`): queued in this process
         and sent in the background with other requests' (hotline.state.deferred), so the request
-        makes no round trip; otherwise it is sent now, after what this process queued."""
+        makes no round trip; otherwise it is sent now, after what this process queued about the
+        same call."""
         day, hour, now = self._when(now)
         pairs: list[Any] = []
         for event in events:
@@ -225,9 +226,9 @@ class Events:
         args = [KEEP_SECONDS, hour, repr(now), CALL_SECONDS, mode, lang, node, depth,
                 round(needs, 1), *op, *pairs]
         if defer and recall is None:
-            self.deferred.submit(self._call, keys, args)
+            self.deferred.submit(self._call, keys, args, tag=call)
             return None
-        return self.deferred.send(self._call, keys, args) or None
+        return self.deferred.send(self._call, keys, args, tag=call) or None
 
     def add_wait(self, lang: str, seconds: float, now: float | None = None) -> None:
         """Keep how long a callback ticket waited before it was first taken."""

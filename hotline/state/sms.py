@@ -17,7 +17,7 @@ MessageSid, read what the flow needs: the sender's mediator login, session, lang
 replies this hour, SMS sent today); `finish` (remember the reply's state, count the reply against
 the hourly limit and the daily cap, keep the answer for retries) is deferred: it leaves with
 other requests' writes in the background (hotline.state.deferred), and this process's next
-`begin` goes after it. The daily cap's key is
+`begin` for the same number goes after it. The daily cap's key is
 outbox's `cap:sms:<day>`, the mediator's `med:phone:<n>` (console/mediators.py).
 """
 
@@ -121,12 +121,12 @@ def _scripts(r: TextRedis) -> tuple[Script, Script]:
 def begin(r: TextRedis, n: str, message_sid: str, cap_key: str = "cap:none",
           deferred: DeferredWrites | None = None) -> Incoming:
     """Claim `message_sid` and read what answering it needs (today's count at `cap_key` too),
-    in one round trip: with `deferred`, after the writes this process deferred. A retry's
+    in one round trip: with `deferred`, after the writes this process deferred about `n`. A retry's
     `earlier` is '' while the first is being answered, SILENT when it got no text."""
     script = _scripts(r)[0]
     keys = [f"sms:seen:{message_sid}", f"med:phone:{n}", f"sms:session:{n}", f"lang:{n}",
             f"sms:optout:{n}", _rate_key(n), cap_key]
-    found = (deferred.send(script, keys, [SEEN_SECONDS]) if deferred is not None
+    found = (deferred.send(script, keys, [SEEN_SECONDS], tag=n) if deferred is not None
              else script(keys=keys, args=[SEEN_SECONDS]))
     if int(found[0]):
         return Incoming(earlier=str(found[1]))
@@ -157,7 +157,7 @@ def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply:
         answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT, EVENTS_KEEP_SECONDS,
         json.dumps(fields or {}), json.dumps(over_cap or {})]
     if deferred is not None:
-        deferred.submit(_scripts(r)[1], keys, args)
+        deferred.submit(_scripts(r)[1], keys, args, tag=n)
         return 0
     return int(_scripts(r)[1](keys=keys, args=args))
 

@@ -145,8 +145,9 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
                          deferred=services.deferred)
         outbox.cap_reached(services, "sms", cap)
         return _twiml(None)
-    # Answered: counted against the cap in the background. Answers that other web processes
-    # gave in the same instant may pass the cap, by at most one each.
+    # Answered: counted against the cap in the background. Answers of the last fraction of a
+    # second, their counts still on the way (hotline.state.deferred), may pass the cap by that
+    # many: a cap is a budget alarm, not an exact quota.
     sms_state.finish(r, n, sid, reply, count_reply=counted, cap_key=cap_key, cap=UNCAPPED,
                      answer=services.privacy.encrypt(twiml), tally=sent,
                      deferred=services.deferred)
