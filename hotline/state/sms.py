@@ -146,8 +146,8 @@ def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply:
     count the anonymous events of `tally` (`Events.tally`), those of `over_cap` instead when
     the cap was passed. Returns the count against the cap (0 when none). With `deferred`, the
     writes leave in the background (hotline.state.deferred) and 0 is returned: the caller has
-    decided on the cap from `begin`'s count. Nothing is kept about the number while its
-    `forgot:<n>` exists (see hotline.state.erasure)."""
+    decided on the cap from `begin`'s count; an opt-out or opt-in is never deferred. Nothing is
+    kept about the number while its `forgot:<n>` exists (see hotline.state.erasure)."""
     optout = {True: "1", False: "0", None: ""}[reply.opted_out]
     events_key, fields = tally
     keys = [f"sms:seen:{message_sid}", f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}",
@@ -156,10 +156,14 @@ def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply:
         reply.node or "", reply.lang or "", optout, int(count_reply), int(bool(cap_key)), cap,
         answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT, EVENTS_KEEP_SECONDS,
         json.dumps(fields or {}), json.dumps(over_cap or {})]
-    if deferred is not None:
+    if deferred is None:
+        return int(_scripts(r)[1](keys=keys, args=args))
+    if reply.opted_out is None:
         deferred.submit(_scripts(r)[1], keys, args, tag=n)
         return 0
-    return int(_scripts(r)[1](keys=keys, args=args))
+    # STOP or START: consent is written before the answer leaves (a job in another process
+    # must not text someone who has just said STOP), after this process's writes about `n`.
+    return int(deferred.send(_scripts(r)[1], keys, args, tag=n))
 
 
 def forgot_key(n: str) -> str:
