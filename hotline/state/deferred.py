@@ -1,7 +1,8 @@
 """Redis writes a request does not wait for: queued in the process, sent in the background.
 
-A voice menu step only counts anonymous events and moves the call's position (hotline.state.events):
-nothing in its answer depends on them. Such writes join this process's queue; a daemon thread
+A voice menu step only counts anonymous events and moves the call's position (hotline.state.events),
+and an SMS, once answered, only keeps the texter's menu and counts (hotline.state.sms): nothing
+in the answer depends on these writes. They join this process's queue; a daemon thread
 sends whatever is queued every `interval` seconds as one pipeline (one round trip for many
 requests), so the request itself makes no round trip. Writes leave in the order they were queued;
 a call a request waits for (`send`) leaves after every write this process queued about the same
@@ -9,10 +10,11 @@ thing (a texter's number key, a call), in the same round trip, and alone otherwi
 
 What it costs: counts and positions reach Redis up to `interval` later (a report read in this
 process flushes first), a process killed without exiting loses at most that fraction of a
-second of counts, and a batch Redis refuses is dropped (logged, counted in `dropped`): these are
-statistics, never a callback request or a message. At most `limit` writes wait; beyond that (Redis
-unreachable for a while) new ones are dropped. The thread starts with the first write queued
-(in each process: a forked worker, gunicorn's or RQ's, gets its own) and ends when idle.
+second of them, and a batch Redis refuses is dropped (logged, counted in `dropped`): these are
+counts and a texter's place in the menus, never a callback request, a message, an opt-out or a
+chosen language (those are written before the answer). At most `limit` writes wait; beyond
+that (Redis unreachable for a while) new ones are dropped. The thread starts with the first write
+queued (in each process: a forked worker, gunicorn's or RQ's, gets its own) and ends when idle.
 """
 
 from __future__ import annotations
