@@ -61,16 +61,14 @@ return {0, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or '',
 # cap:sms:<day>, ev:<day>, forgot:<n> (while it exists nothing about the number is kept: a
 # write deferred from before a FORGET lands after it).
 # ARGV: node ('' unchanged), language ('' unchanged), opt-out ('1' set, '0' clear, ''
-# unchanged), count the reply this hour (1/0), count it against the daily cap (1/0), the daily
-# cap, the answer ('' keeps none: the caller still has work to do), then SESSION_SECONDS,
-# PREFERENCE_SECONDS, SEEN_SECONDS, SILENT, then the events' day ttl and, as JSON objects of
-# field -> increment, the events to count in KEYS[7] (ev:<day>: see hotline.state.events;
-# 'ev:none' counts none) when answered and when over the cap.
-# Returns the SMS answered today (0 when not counted); over the cap, SILENT is kept.
+# unchanged), count the reply this hour (1/0), count it against the daily cap (1/0), the answer
+# ('' keeps none: the caller still has work to do), then SESSION_SECONDS, PREFERENCE_SECONDS,
+# SEEN_SECONDS, then the events' day ttl and, as a JSON object of field -> increment, the
+# events to count in KEYS[7] (ev:<day>: see hotline.state.events; 'ev:none' counts none).
 _FINISH = """
 if redis.call('EXISTS', KEYS[8]) == 0 then
-  if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[8]) end
-  if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[9]) end
+  if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[7]) end
+  if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[8]) end
   if ARGV[3] == '1' then redis.call('SET', KEYS[4], '1')
   elseif ARGV[3] == '0' then redis.call('DEL', KEYS[4]) end
   if ARGV[4] == '1' then
@@ -78,21 +76,16 @@ if redis.call('EXISTS', KEYS[8]) == 0 then
     redis.call('EXPIRE', KEYS[5], 3600)
   end
 end
-local used, answer = 0, ARGV[7]
 if ARGV[5] == '1' then
-  used = redis.call('INCR', KEYS[6])
+  redis.call('INCR', KEYS[6])
   redis.call('EXPIRE', KEYS[6], 2 * 24 * 3600)
-  if used > tonumber(ARGV[6]) then answer = ARGV[11] end
 end
-if answer ~= '' then redis.call('SET', KEYS[1], answer, 'XX', 'EX', ARGV[10]) end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[1], ARGV[6], 'XX', 'EX', ARGV[9]) end
 if KEYS[7] ~= 'ev:none' then
-  local over = ARGV[5] == '1' and used > tonumber(ARGV[6])
-  for f, n in pairs(cjson.decode(over and ARGV[14] or ARGV[13])) do
-    redis.call('HINCRBY', KEYS[7], f, n)
-  end
-  redis.call('EXPIRE', KEYS[7], ARGV[12])
+  for f, n in pairs(cjson.decode(ARGV[11])) do redis.call('HINCRBY', KEYS[7], f, n) end
+  redis.call('EXPIRE', KEYS[7], ARGV[10])
 end
-return used
+return 0
 """
 
 
@@ -137,33 +130,31 @@ def begin(r: TextRedis, n: str, message_sid: str, cap_key: str = "cap:none",
 
 
 def finish(r: TextRedis, n: str, message_sid: str, reply: Reply, *, count_reply: bool,
-           cap_key: str = "", cap: int = 0, answer: str = "",
-           tally: tuple[str, dict[str, int]] = ("", {}), over_cap: dict[str, int] | None = None,
-           deferred: DeferredWrites | None = None) -> int:
+           cap_key: str = "", answer: str = "", tally: tuple[str, dict[str, int]] = ("", {}),
+           deferred: DeferredWrites | None = None) -> None:
     """In one round trip: remember what `reply` asks to remember; count a reply this hour when
-    `count_reply`; when `cap_key` is given count the answer against the daily `cap` there; keep
-    `answer` (encrypted, or SILENT) for retries, SILENT instead when that count passes the cap;
-    count the anonymous events of `tally` (`Events.tally`), those of `over_cap` instead when
-    the cap was passed. Returns the count against the cap (0 when none). With `deferred`, the
-    writes leave in the background (hotline.state.deferred) and 0 is returned: the caller has
-    decided on the cap from `begin`'s count; an opt-out or opt-in is never deferred. Nothing is
+    `count_reply`; count one SMS at `cap_key` (today's cap: the caller decided from `begin`'s
+    count whether to answer); keep `answer` (encrypted, or SILENT) for retries; count the
+    anonymous events of `tally` (`Events.tally`). With `deferred`, the writes leave in the
+    background (hotline.state.deferred); an opt-out or opt-in is never deferred. Nothing is
     kept about the number while its `forgot:<n>` exists (see hotline.state.erasure)."""
     optout = {True: "1", False: "0", None: ""}[reply.opted_out]
     events_key, fields = tally
     keys = [f"sms:seen:{message_sid}", f"sms:session:{n}", f"lang:{n}", f"sms:optout:{n}",
             _rate_key(n), cap_key or "cap:none", events_key or "ev:none", forgot_key(n)]
     args: list[str | int] = [
-        reply.node or "", reply.lang or "", optout, int(count_reply), int(bool(cap_key)), cap,
-        answer, SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, SILENT, EVENTS_KEEP_SECONDS,
-        json.dumps(fields or {}), json.dumps(over_cap or {})]
+        reply.node or "", reply.lang or "", optout, int(count_reply), int(bool(cap_key)), answer,
+        SESSION_SECONDS, PREFERENCE_SECONDS, SEEN_SECONDS, EVENTS_KEEP_SECONDS,
+        json.dumps(fields or {})]
+    script = _scripts(r)[1]
     if deferred is None:
-        return int(_scripts(r)[1](keys=keys, args=args))
-    if reply.opted_out is None:
-        deferred.submit(_scripts(r)[1], keys, args, tag=n)
-        return 0
-    # STOP or START: consent is written before the answer leaves (a job in another process
-    # must not text someone who has just said STOP), after this process's writes about `n`.
-    return int(deferred.send(_scripts(r)[1], keys, args, tag=n))
+        script(keys=keys, args=args)
+    elif reply.opted_out is None:
+        deferred.submit(script, keys, args, tag=n)
+    else:
+        # STOP or START: consent is written before the answer leaves (a job in another process
+        # must not text someone who has just said STOP), after this process's writes about `n`.
+        deferred.send(script, keys, args, tag=n)
 
 
 def forgot_key(n: str) -> str:

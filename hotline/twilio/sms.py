@@ -33,9 +33,6 @@ from hotline.twilio.signatures import twilio_only
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 log = logging.getLogger(__name__)
-# The cap passed with an answer already decided on `begin`'s count: the deferred count never
-# turns it silent.
-UNCAPPED = 2 ** 53
 
 
 def _twiml(text: str | None) -> str:
@@ -136,19 +133,19 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
                          deferred=services.deferred)
         return _twiml(None)
     twiml = _twiml(text)
-    sent = services.events.tally(*events("sms", lang, about),
-                                 *events("sms_segments", lang, count=cost(text).segments))
-    capped = services.events.tally(*events("sms", lang, "capped"))[1]
     if incoming.sent_today + 1 > cap:  # today's SMS cap is reached: the admins are alerted
-        sms_state.finish(r, n, sid, reply, count_reply=counted, cap_key=cap_key, cap=cap,
-                         answer=sms_state.SILENT, tally=sent, over_cap=capped,
+        sms_state.finish(r, n, sid, reply, count_reply=counted, cap_key=cap_key,
+                         answer=sms_state.SILENT,
+                         tally=services.events.tally(*events("sms", lang, "capped")),
                          deferred=services.deferred)
         outbox.cap_reached(services, "sms", cap)
         return _twiml(None)
     # Answered: counted against the cap in the background. Answers of the last fraction of a
     # second, their counts still on the way (hotline.state.deferred), may pass the cap by that
     # many: a cap is a budget alarm, not an exact quota.
-    sms_state.finish(r, n, sid, reply, count_reply=counted, cap_key=cap_key, cap=UNCAPPED,
+    sent = services.events.tally(*events("sms", lang, about),
+                                 *events("sms_segments", lang, count=cost(text).segments))
+    sms_state.finish(r, n, sid, reply, count_reply=counted, cap_key=cap_key,
                      answer=services.privacy.encrypt(twiml), tally=sent,
                      deferred=services.deferred)
     return twiml
