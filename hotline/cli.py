@@ -8,6 +8,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -506,6 +507,8 @@ def worker(burst: bool) -> None:
     Like `rq worker --with-scheduler hotline`, but the services are built and the Twilio REST
     resources imported before the worker forks a process per job, so each job starts warm
     instead of importing and loading again."""
+    import redis
+
     from hotline.services import job_queue
     from hotline.twilio import rest
     from workers import jobs
@@ -513,5 +516,14 @@ def worker(burst: bool) -> None:
 
     found = jobs.services()
     rest.warm_up()
+    delay = 1.0
+    while True:  # started during a Redis outage: wait for it rather than fail
+        try:
+            found.rq.ping()
+            break
+        except redis.ConnectionError:
+            click.echo(f"Redis unreachable; trying again in {delay:.0f} s", err=True)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
     MaintainingWorker([job_queue(found.rq)], connection=found.rq, services=found).work(
         with_scheduler=True, burst=burst)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from rq import Worker
 from rq.registry import StartedJobRegistry
 
 from hotline.state.store import EmbeddedRedis, free_port
@@ -67,18 +68,26 @@ def overdue_claim(client: redis.Redis, env: dict[str, str]) -> str:
 
 
 def wait_for_maintenance(client: redis.Redis, refs: list[str], claimed: str,
-                         seconds: float) -> float:
-    """Seconds until the spooled `refs` are tickets and the `claimed` ticket waits again, and the
-    maintenance job that did it has ended."""
+                         seconds: float) -> None:
+    """Until the spooled `refs` are tickets and the `claimed` ticket waits again, and the
+    maintenance job that did it has ended (at most `seconds`)."""
     started = time.monotonic()
     running = StartedJobRegistry("hotline", connection=client)
     while time.monotonic() - started < seconds:
         done = all(client.exists(f"cb:ticket:{ref}") for ref in refs) and client.hget(
             f"cb:ticket:{claimed}", "status") == b"waiting"
         if done and not running.count:
-            return time.monotonic() - started
+            return
         time.sleep(0.5)
     raise AssertionError(f"no maintenance within {seconds} s")
+
+
+def wait_for_workers(client: redis.Redis, count: int, seconds: float = 90) -> None:
+    """Until `count` workers have registered with rq."""
+    started = time.monotonic()
+    while Worker.count(connection=client) < count:
+        assert time.monotonic() - started < seconds, f"{count} workers not up in {seconds} s"
+        time.sleep(0.2)
 
 
 def test_maintenance_resumes_after_a_long_outage_and_a_killed_worker(tmp_path, twilio_env):
@@ -97,6 +106,7 @@ def test_maintenance_resumes_after_a_long_outage_and_a_killed_worker(tmp_path, t
         first = [spool_request(env, "+32470400010")]
         workers += [start_worker(env, log), start_worker(env, log)]
         wait_for_maintenance(client, first, overdue_claim(client, env), 90)
+        wait_for_workers(client, 2)  # both up (a loaded machine starts them slowly)
 
         # Redis goes down; one worker is killed; six minutes pass; Redis comes back.
         server.stop()
@@ -109,15 +119,96 @@ def test_maintenance_resumes_after_a_long_outage_and_a_killed_worker(tmp_path, t
         # The surviving worker resumes maintenance by itself within two minutes.
         wait_for_maintenance(client, refs, claimed, 120)
 
-        # That one is killed too, and its supervisor starts another: it resumes at once.
+        # That one is killed too, and its supervisor starts another: it resumes by itself.
         os.kill(workers[1].pid, signal.SIGKILL)
         let_time_pass(client, GAP_SECONDS)
         refs.append(spool_request(env, "+32470400012"))
         workers.append(start_worker(env, log))
-        assert wait_for_maintenance(client, refs, overdue_claim(client, env), 120) < 60
+        wait_for_maintenance(client, refs, overdue_claim(client, env), 120)
     finally:
+        if log.exists():  # shown by pytest when the test fails
+            print(log.read_text()[-8000:])
         for worker in workers:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(worker.pid, signal.SIGKILL)  # its scheduler and work horses too
             worker.wait(timeout=10)
+        server.stop()
+
+
+def test_a_worker_between_jobs_outlives_redis_going_away(tmp_path, twilio_env):
+    """rq ends a worker on a Redis error anywhere outside its queue wait (where it retries): a
+    Redis stopped just after a job, while the worker checks for suspension, beats its heartbeat
+    or runs its upkeep, must not end it."""
+    from hotline import settings
+    from hotline.services import build_services, job_queue
+    from workers.clock import MaintainingWorker
+
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port())
+    server.start()
+    try:
+        found = build_services(settings.from_environment(
+            {**os.environ, **twilio_env, "REDIS_URL": server.url, "HOTLINE_SECRET_KEY": SECRET,
+             "HOTLINE_VAR_DIR": str(tmp_path / "var")}))
+        worker = MaintainingWorker([job_queue(found.rq)], connection=found.rq, services=found)
+        worker.register_birth()
+    finally:
+        server.stop()
+    worker.check_for_suspension(burst=False)
+    worker.heartbeat()
+    worker.run_maintenance_tasks()
+    with pytest.raises(redis.ConnectionError):  # the queue wait still sees it, and retries
+        worker.connection.ping()
+
+
+def test_a_worker_started_during_an_outage_waits_for_redis(tmp_path, twilio_env):
+    """`hotline worker` started while Redis is down waits for it (saying so), then keeps the
+    maintenance going, instead of failing with a traceback."""
+    port = free_port()
+    server = EmbeddedRedis(tmp_path / "redis", port=port)
+    env = {**os.environ, **twilio_env, "REDIS_URL": server.url, "HOTLINE_SECRET_KEY": SECRET,
+           "HOTLINE_VAR_DIR": str(tmp_path / "var")}
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    try:
+        deadline = time.monotonic() + 60
+        while "Redis unreachable" not in log.read_text():
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        server.start()
+        client = redis.Redis.from_url(server.url)
+        deadline = time.monotonic() + 90
+        while not client.exists("maint:last"):
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        server.stop()
+
+
+def test_a_minute_whose_job_could_not_be_queued_is_tried_again(tmp_path, twilio_env):
+    """The clock takes the minute's slot, then queues the job: when queueing fails (here the
+    queue's key holds the wrong type), the slot is given back, so the next wake-up tries again
+    instead of the maintenance skipping a minute."""
+    from hotline import settings
+    from hotline.services import QUEUE, build_services
+    from workers.clock import tick
+
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port())
+    server.start()
+    try:
+        found = build_services(settings.from_environment(
+            {**os.environ, **twilio_env, "REDIS_URL": server.url, "HOTLINE_SECRET_KEY": SECRET,
+             "HOTLINE_VAR_DIR": str(tmp_path / "var")}))
+        found.redis.set(f"rq:queue:{QUEUE}", "not a list")
+        with pytest.raises(redis.ResponseError):
+            tick(found)
+        found.redis.delete(f"rq:queue:{QUEUE}")
+        job_id = tick(found)
+        assert job_id is not None and found.redis.lrange(f"rq:queue:{QUEUE}", 0, -1) == [job_id]
+        assert tick(found) is None  # taken for this minute
+    finally:
         server.stop()

@@ -15,6 +15,7 @@ SLOT_SECONDS), `maint:last` (when maintenance last ran, epoch seconds; for /heal
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -39,10 +40,15 @@ def tick(found: Services, force: bool = False) -> str | None:
     now = int(time.time())
     if not found.redis.set("maint:slot", str(now), nx=not force, ex=SLOT_SECONDS):
         return None
-    job = found.enqueue(jobs.maintenance, job_id=f"{JOB_PREFIX}-{now}-{secrets.token_hex(4)}",
-                        at_front=True,
-                        ttl=3 * EVERY_SECONDS, result_ttl=5 * EVERY_SECONDS,
-                        description="maintenance")
+    try:
+        job = found.enqueue(jobs.maintenance, job_id=f"{JOB_PREFIX}-{now}-{secrets.token_hex(4)}",
+                            at_front=True,
+                            ttl=3 * EVERY_SECONDS, result_ttl=5 * EVERY_SECONDS,
+                            description="maintenance")
+    except redis.RedisError:
+        with contextlib.suppress(redis.RedisError):  # else no run for a minute: free the slot
+            found.redis.delete("maint:slot")
+        raise
     return job.id
 
 
@@ -70,6 +76,24 @@ class MaintainingWorker(Worker):
         super().__init__(*args, **kwargs)
         self.services = services
 
+    def check_for_suspension(self, burst: bool) -> None:
+        """rq's check, except that Redis going away here does not end the worker (rq quits on any
+        error outside its queue wait): the queue wait that follows retries until it is back."""
+        try:
+            super().check_for_suspension(burst)
+        except redis.ConnectionError:
+            log.warning("suspension check: Redis unreachable")
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """rq's heartbeat; between jobs, Redis going away does not end the worker (see above)."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except redis.ConnectionError:
+            log.warning("heartbeat: Redis unreachable")
+
     @property
     def should_run_maintenance_tasks(self) -> bool:
         """Every wake-up: the clock is one SET NX."""
@@ -77,9 +101,9 @@ class MaintainingWorker(Worker):
 
     def run_maintenance_tasks(self) -> None:
         """rq's upkeep when due, then the maintenance clock."""
-        if super().should_run_maintenance_tasks:
-            super().run_maintenance_tasks()
         try:
+            if super().should_run_maintenance_tasks:
+                super().run_maintenance_tasks()
             tick(self.services)
         except redis.RedisError as exc:  # the worker's own loop waits for Redis to come back
             log.warning("maintenance clock: Redis unreachable (%s)", type(exc).__name__)
