@@ -2,14 +2,21 @@
 else (no signature check, no form parsing, no engine). Served by gunicorn with the hotline's own
 settings, it is what the webhook figures are divided by.
 
-`POST /twiml/<size>` answers exactly `size` bytes of text/xml.
+`POST /twiml/<size>` answers exactly `size` bytes of text/xml. `POST /signed/<size>` does too,
+after what every Twilio webhook must do first: read the form and check its signature (the
+hotline's own check, with TWILIO_AUTH_TOKEN); the profile reports it as the floor of any webhook.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+import os
+
+from flask import Flask, Response, abort, request
+
+from hotline.twilio.signatures import is_signed_by_twilio
 
 app = Flask(__name__)
+app.config["TWILIO_AUTH_TOKEN"] = os.environ.get("TWILIO_AUTH_TOKEN", "")
 _HEAD = b'<?xml version="1.0" encoding="UTF-8"?><Response><Say>'
 _TAIL = b"</Say></Response>"
 _documents: dict[int, bytes] = {}
@@ -26,4 +33,11 @@ def document(size: int) -> bytes:
 
 @app.post("/twiml/<int:size>")
 def twiml(size: int) -> Response:
+    return Response(document(size), mimetype="text/xml")
+
+
+@app.post("/signed/<int:size>")
+def signed(size: int) -> Response:
+    if not is_signed_by_twilio(request, app.config["TWILIO_AUTH_TOKEN"], None):
+        abort(403)
     return Response(document(size), mimetype="text/xml")

@@ -76,6 +76,13 @@ class Signer:
                             {"X-Twilio-Signature": self.signature(hook)})
 
 
+def floor(hook: Webhook, size: int) -> Webhook:
+    """The same request to the baseline's signed route (`bench/bare_app.py`), its query kept so
+    that the HMAC covers as much; to be signed for the baseline's own URL."""
+    query = hook.target.partition("?")[2]
+    return Webhook(f"/signed/{size}" + (f"?{query}" if query else ""), hook.params)
+
+
 def voice_variants(content: Content) -> dict[str, list[Webhook]]:
     """The voice cases, each a list of webhooks rotating through the languages."""
     langs = list(content.languages)
@@ -152,6 +159,7 @@ class Workload:
     name: str
     hotline: Callable[[], bytes]
     bare: Callable[[], bytes]
+    signed: Callable[[], bytes]  # the baseline after reading the form and checking the signature
     sizes: list[int]
     plays: bool = False  # its answers play audio files (else <Say>)
     sms: SmsStream | None = None
@@ -178,21 +186,24 @@ async def _probe(port: int, requests: list[bytes], what: str) -> tuple[list[int]
 
 async def workloads(content: Content, token: str, port: int, bare_port: int) -> list[Workload]:
     """The four cases, probed once (every answer must be 200 TwiML) to size the baseline."""
-    signer = Signer(token, port)
+    signer, bare_signer = Signer(token, port), Signer(token, bare_port)
+
+    def baselines(hooks: list[Webhook], sizes: list[int]) -> tuple[Callable[[], bytes],
+                                                                   Callable[[], bytes]]:
+        pairs = list(zip(hooks, sizes, strict=True))
+        return (cycle([signer.request(h, f"/twiml/{size}", bare_port) for h, size in pairs]),
+                cycle([bare_signer.request(floor(h, size)) for h, size in pairs]))
+
     out = []
     for name, hooks in voice_variants(content).items():
         requests = [signer.request(h) for h in hooks]
         sizes, plays = await _probe(port, requests, name)
-        bare = [signer.request(h, f"/twiml/{size}", bare_port) for h, size in zip(hooks, sizes,
-                                                                                 strict=True)]
-        out.append(Workload(name, cycle(requests), cycle(bare), sizes, plays))
+        out.append(Workload(name, cycle(requests), *baselines(hooks, sizes), sizes, plays))
     stream = SmsStream(signer, sms_keywords(content.root))
     probes = [stream.webhook(n) for n in range(len(stream.keywords))]
     stream.issued = len(probes)
     sizes, _ = await _probe(port, [signer.request(h) for h in probes], "SMS keyword reply")
-    bare = [signer.request(h, f"/twiml/{size}", bare_port) for h, size in zip(probes, sizes,
-                                                                             strict=True)]
-    out.append(Workload("SMS keyword reply", stream, cycle(bare), sizes, sms=stream))
+    out.append(Workload("SMS keyword reply", stream, *baselines(probes, sizes), sizes, sms=stream))
     return out
 
 
@@ -205,36 +216,43 @@ class Comparison:
     plays: bool = False
     hotline: LoopResult = field(default_factory=LoopResult)
     bare: LoopResult = field(default_factory=LoopResult)
+    signed: LoopResult = field(default_factory=LoopResult)
     round_ratios: list[float] = field(default_factory=list)
+    signed_ratios: list[float] = field(default_factory=list)  # the signed baseline's, to bare
 
 
 async def compare(loads: list[Workload], port: int, bare_port: int, connections: int,
                   seconds: float, rounds: int, warmup: float,
                   progress: Callable[[str], None] = print) -> list[Comparison]:
-    """Alternate hotline and baseline slices of `seconds`, `rounds` times per case (the order
-    flips each round), after an untimed warm-up of each."""
+    """Alternate hotline, baseline and signed baseline slices of `seconds`, `rounds` times per
+    case (the order flips each round), after an untimed warm-up of each."""
     results = [Comparison(load.name, load.sizes, load.plays) for load in loads]
     for load in loads:
         if load.sms:
             load.sms.prepare(int(2000 * warmup) + 1000)
         await closed_loop(HOST, port, load.hotline, connections, warmup)
         await closed_loop(HOST, bare_port, load.bare, connections, warmup)
+        await closed_loop(HOST, bare_port, load.signed, connections, warmup)
     rate = 1500.0
     for round_no in range(rounds):
         for load, result in zip(loads, results, strict=True):
             if load.sms:
                 load.sms.prepare(int(rate * seconds * 1.5) + 500)
             pair: dict[str, LoopResult] = {}
-            order = ("hotline", "bare") if round_no % 2 == 0 else ("bare", "hotline")
+            sides = {"hotline": (port, load.hotline), "bare": (bare_port, load.bare),
+                     "signed": (bare_port, load.signed)}
+            order = list(sides) if round_no % 2 == 0 else list(reversed(sides))
             for side in order:
-                target_port, source = ((port, load.hotline) if side == "hotline"
-                                       else (bare_port, load.bare))
+                target_port, source = sides[side]
                 pair[side] = await closed_loop(HOST, target_port, source, connections, seconds)
-            h, b = pair["hotline"], pair["bare"]
+            h, b, f = pair["hotline"], pair["bare"], pair["signed"]
             result.hotline.merge(h)
             result.bare.merge(b)
+            result.signed.merge(f)
             ratio = (h.ok / h.seconds) / (b.ok / b.seconds) if b.ok and h.seconds else 0.0
             result.round_ratios.append(ratio)
+            result.signed_ratios.append((f.ok / f.seconds) / (b.ok / b.seconds)
+                                        if b.ok and f.seconds else 0.0)
             rate = max(rate, h.ok / h.seconds if h.seconds else 0)
             progress(f"  {load.name:<20} round {round_no + 1}/{rounds}: hotline "
                      f"{h.ok / h.seconds:7.0f}/s, bare {b.ok / b.seconds:7.0f}/s, "

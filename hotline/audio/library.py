@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ class AudioLibrary:
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        self._manifest_path = os.fspath(self.root / MANIFEST)  # stat on every webhook: no pathlib
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
         self._files: dict[str, dict[str, Any]] = {}
@@ -104,7 +106,7 @@ class AudioLibrary:
         """The manifest's modification time (ns), inode and size: they change with every build
         and every recording kept (see `_manifest`)."""
         try:
-            found = (self.root / MANIFEST).stat()
+            found = os.stat(self._manifest_path)
         except FileNotFoundError:
             return None
         return (found.st_mtime_ns, found.st_ino, found.st_size)

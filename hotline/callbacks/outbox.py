@@ -43,6 +43,7 @@ from hotline.state.client import TextRedis
 from hotline.state.events import events
 from hotline.state.privacy import redact
 from hotline.twilio.rest import find_call, find_message, place_call, send_message
+from hotline.twilio.signatures import site_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,7 +96,7 @@ def status_callback_url(services: Services, key: str) -> str | None:
     absolute URL)."""
     base = services.settings.public_base_url
     if not base and has_request_context():
-        base = request.host_url
+        base = site_url(request, None)
     return f"{base.rstrip('/')}/sms/status?{urlencode({'key': key})}" if base else None
 
 

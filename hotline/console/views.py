@@ -38,6 +38,7 @@ from hotline.callbacks.requests import record_outcome
 from hotline.console import audit, i18n
 from hotline.console.sessions import Sessions
 from hotline.services import Services, job_queue
+from hotline.twilio.signatures import site_url
 
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -298,7 +299,7 @@ def call(ref: str) -> BaseResponse:
     found = _ticket(ref)
     if not _holds(found):
         abort(403)
-    base = (services.settings.public_base_url or request.host_url).rstrip("/")
+    base = site_url(request, services.settings.public_base_url)
     nonce = "".join(c for c in request.form.get("nonce", "") if c.isalnum())[:32] or "x"
     outbox.queue_call(
         services, services.privacy.decrypt(g.mediator.phone),

@@ -27,7 +27,7 @@ from hotline.console import audit
 from hotline.console.mediators import Mediator
 from hotline.engine import recording as flow
 from hotline.services import Services, job_queue
-from hotline.twilio.signatures import twilio_only
+from hotline.twilio.signatures import site_url, twilio_only
 
 bp = Blueprint("prompt_recording", __name__, url_prefix="/voice/record")
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ def _prompt_text(services: Services, verb: VoiceResponse | Gather, line: flow.Pr
     rendered = entry.get("rendered") if entry.get("engine") == RECORDING else entry
     name = str((rendered or {}).get("file") or "")
     language = services.content.languages[line.lang]
-    base = (services.settings.public_base_url or request.host_url).rstrip("/")
+    base = site_url(request, services.settings.public_base_url)
     if name and entry.get("text") == prompt.text and (services.audio.root / name).is_file():
         verb.play(base + url_for("audio.file", name=name))
     elif language.say_language:

@@ -42,12 +42,18 @@ def _raw_target(req: Request) -> str:
     return quote(req.path) + (f"?{query}" if query else "")
 
 
+def site_url(req: Request, public_base_url: str | None) -> str:
+    """Where Twilio reaches this service, without a trailing slash: PUBLIC_BASE_URL (behind a
+    proxy), else this request's scheme and host as the client sent them (werkzeug's `host_url`
+    would turn the host into an IRI first, costing a webhook more than its HMAC)."""
+    return public_base_url.rstrip("/") if public_base_url else f"{req.scheme}://{req.host}"
+
+
 def public_url(req: Request, public_base_url: str | None) -> str:
     """The URL Twilio requested, percent-encoding untouched: PUBLIC_BASE_URL (behind a proxy) or
     this request's scheme, host and root, then the path and query as sent."""
-    base = public_base_url.rstrip("/") if public_base_url else req.host_url.rstrip("/") + quote(
-        req.root_path)
-    return base + _raw_target(req)
+    root = "" if public_base_url else quote(req.root_path)
+    return site_url(req, public_base_url) + root + _raw_target(req)
 
 
 def is_signed_by_twilio(req: Request, auth_token: str, public_base_url: str | None,

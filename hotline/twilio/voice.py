@@ -36,7 +36,7 @@ from hotline.state import sms as sms_state
 from hotline.state.events import Event, events
 from hotline.state.privacy import InvalidToken, is_textable, normalize_number, redact
 from hotline.twilio import prompt_recording
-from hotline.twilio.signatures import twilio_only
+from hotline.twilio.signatures import site_url, twilio_only
 from hotline.twilio.twiml import position_from, render
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -57,7 +57,7 @@ def _twiml(services: Services, turn: engine.Turn) -> Response:
     that); callback steps, which speak a caller's number or reference, are never kept."""
     personal = turn.personal
     # <Play> takes absolute URLs (Twilio documents no other): PUBLIC_BASE_URL's, else this host's.
-    base = (services.settings.public_base_url or request.host_url).rstrip("/")
+    base = site_url(request, services.settings.public_base_url)
     key = (turn, base, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
     body = None if personal else services.rendered.get(key)
     if body is None:
@@ -151,7 +151,7 @@ def _rings_missed_line(services: Services) -> bool:
 def _missed_call(services: Services) -> Response:
     """Reject the ring before it is answered (nobody is billed for it) and plan the callback."""
     caller = request.form.get("From", "")
-    base = (services.settings.public_base_url or request.host_url).rstrip("/")
+    base = site_url(request, services.settings.public_base_url)
     try:
         missed.ring(services, caller, base)
     except redis.RedisError:
@@ -174,7 +174,7 @@ def missed_status() -> Response:
         abort(400)
     if status in missed.ENDED and _once(services, f"status:{sid}:missed:{status}"):
         seconds = _call_seconds()
-        base = (services.settings.public_base_url or request.host_url).rstrip("/")
+        base = site_url(request, services.settings.public_base_url)
         missed.call_ended(services, cb, int(attempt), status, request.form.get("To", ""),
                           seconds, base)
     return Response("", status=204)
