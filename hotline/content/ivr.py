@@ -177,6 +177,13 @@ class Content:
         return ()
 
     @cached_property
+    def derived(self) -> dict[tuple[str, ...], Any]:
+        """What the engine derives from this content alone (a prompt ready to speak, a menu's
+        lines), kept with it: worked out at the first call that needs it, not on every one.
+        Bounded by the content (languages × prompts and menus); a reload starts afresh."""
+        return {}
+
+    @cached_property
     def _hint_prefixes(self) -> tuple[str, ...]:
         """The hinted country codes, longest first: sorted once, not per call."""
         return tuple(sorted(self.language_hints, key=len, reverse=True))

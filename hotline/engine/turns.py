@@ -74,10 +74,15 @@ class Turn:
 def say(content: Content, lang: str, key: str, **runtime: str) -> Utterance:
     """The prompt `key` in `lang`, ready to speak; with `pieces` when `runtime` holds values
     other than an option's {digit}."""
-    text = content.text(lang, key, **runtime)
     dynamic = {name: value for name, value in runtime.items() if name != "digit"}
-    if not dynamic:
-        return Utterance(lang, key, text)
+    if not dynamic:  # the same for every caller
+        memo = ("say", lang, key, runtime.get("digit", ""))
+        found = content.derived.get(memo)
+        if found is None:
+            found = content.derived[memo] = Utterance(lang, key, content.text(lang, key,
+                                                                              **runtime))
+        return found
+    text = content.text(lang, key, **runtime)
     pieces: list[str] = []
     words = ""
     for literal, name, _, _ in string.Formatter().parse(content.languages[lang].prompts[key]):

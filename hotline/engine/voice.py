@@ -153,10 +153,14 @@ def _find(options: tuple[Option, ...], digits: str | None) -> Option | None:
 
 
 def _choices(content: Content, lang: str, node: Node) -> tuple[Utterance, ...]:
-    lines = tuple(option_line(content, lang, o) for o in content.options_of(node))
-    if node.type == "menu" and node.prompt:
-        return (say(content, lang, node.prompt), *lines)
-    return lines
+    memo = ("choices", lang, node.name)
+    found = content.derived.get(memo)
+    if found is None:
+        found = tuple(option_line(content, lang, o) for o in content.options_of(node))
+        if node.type == "menu" and node.prompt:
+            found = (say(content, lang, node.prompt), *found)
+        content.derived[memo] = found
+    return found
 
 
 def _enter(content: Content, lang: str, node: Node, lead: tuple[Utterance, ...] = ()) -> Turn:
