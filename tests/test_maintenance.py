@@ -15,11 +15,27 @@ import redis
 from rq import Worker
 from rq.registry import StartedJobRegistry
 
+from hotline import settings
+from hotline.callbacks.requests import open_request
+from hotline.services import QUEUE, Services, build_services, job_queue
 from hotline.state.store import EmbeddedRedis, free_port
 from tests.helpers import BIN, SECRET
+from workers.clock import MaintainingWorker, tick
 
 pytestmark = pytest.mark.slow
 GAP_SECONDS = 6 * 60
+
+
+def environment(tmp_path: Path, twilio_env: dict[str, str],
+                server: EmbeddedRedis) -> dict[str, str]:
+    """A worker's environment, as deployed: its Redis, its secret, its data directory."""
+    return {**os.environ, **twilio_env, "REDIS_URL": server.url, "HOTLINE_SECRET_KEY": SECRET,
+            "HOTLINE_VAR_DIR": str(tmp_path / "var")}
+
+
+def services(env: dict[str, str]) -> Services:
+    """The services a process with environment `env` builds."""
+    return build_services(settings.from_environment(env))
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -43,12 +59,7 @@ def let_time_pass(client: redis.Redis, seconds: int) -> None:
 
 def spool_request(env: dict[str, str], number: str) -> str:
     """A callback request spooled as the web does while Redis is unreachable; returns its ref."""
-    from hotline import settings
-    from hotline.callbacks.requests import open_request
-    from hotline.services import build_services
-
-    found = build_services(settings.from_environment({**os.environ, **env,
-                                                      "REDIS_URL": "redis://127.0.0.1:1/0"}))
+    found = services({**env, "REDIS_URL": "redis://127.0.0.1:1/0"})
     ref, _ = open_request(found, number, "fr", "cpas", confirm_by_sms=False)
     assert found.spool.pending()
     return ref
@@ -56,10 +67,7 @@ def spool_request(env: dict[str, str], number: str) -> str:
 
 def overdue_claim(client: redis.Redis, env: dict[str, str]) -> str:
     """A ticket claimed by a mediator whose claim is past its deadline; returns its ref."""
-    from hotline import settings
-    from hotline.services import build_services
-
-    found = build_services(settings.from_environment({**os.environ, **env}))
+    found = services(env)
     found.callbacks.request("k-claim", found.privacy.encrypt("+32470400001"), "nl", "cpas")
     ticket = found.callbacks.take_next("bram", ["nl"])
     assert ticket is not None
@@ -94,8 +102,7 @@ def test_maintenance_resumes_after_a_long_outage_and_a_killed_worker(tmp_path, t
     port = free_port()
     server = EmbeddedRedis(tmp_path / "redis", port=port)
     server.start()
-    env = {**os.environ, **twilio_env, "REDIS_URL": server.url, "HOTLINE_SECRET_KEY": SECRET,
-           "HOTLINE_VAR_DIR": str(tmp_path / "var")}
+    env = environment(tmp_path, twilio_env, server)
     client = redis.Redis.from_url(server.url)
     log = tmp_path / "workers.log"
     workers: list[subprocess.Popen] = []
@@ -139,16 +146,10 @@ def test_a_worker_between_jobs_outlives_redis_going_away(tmp_path, twilio_env):
     """rq ends a worker on a Redis error anywhere outside its queue wait (where it retries): a
     Redis stopped just after a job, while the worker checks for suspension, beats its heartbeat
     or runs its upkeep, must not end it."""
-    from hotline import settings
-    from hotline.services import build_services, job_queue
-    from workers.clock import MaintainingWorker
-
     server = EmbeddedRedis(tmp_path / "redis", port=free_port())
     server.start()
     try:
-        found = build_services(settings.from_environment(
-            {**os.environ, **twilio_env, "REDIS_URL": server.url, "HOTLINE_SECRET_KEY": SECRET,
-             "HOTLINE_VAR_DIR": str(tmp_path / "var")}))
+        found = services(environment(tmp_path, twilio_env, server))
         worker = MaintainingWorker([job_queue(found.rq)], connection=found.rq, services=found)
         worker.register_birth()
     finally:
@@ -165,8 +166,7 @@ def test_a_worker_started_during_an_outage_waits_for_redis(tmp_path, twilio_env)
     maintenance going, instead of failing with a traceback."""
     port = free_port()
     server = EmbeddedRedis(tmp_path / "redis", port=port)
-    env = {**os.environ, **twilio_env, "REDIS_URL": server.url, "HOTLINE_SECRET_KEY": SECRET,
-           "HOTLINE_VAR_DIR": str(tmp_path / "var")}
+    env = environment(tmp_path, twilio_env, server)
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     try:
@@ -193,16 +193,10 @@ def test_a_minute_whose_job_could_not_be_queued_is_tried_again(tmp_path, twilio_
     """The clock takes the minute's slot, then queues the job: when queueing fails (here the
     queue's key holds the wrong type), the slot is given back, so the next wake-up tries again
     instead of the maintenance skipping a minute."""
-    from hotline import settings
-    from hotline.services import QUEUE, build_services
-    from workers.clock import tick
-
     server = EmbeddedRedis(tmp_path / "redis", port=free_port())
     server.start()
     try:
-        found = build_services(settings.from_environment(
-            {**os.environ, **twilio_env, "REDIS_URL": server.url, "HOTLINE_SECRET_KEY": SECRET,
-             "HOTLINE_VAR_DIR": str(tmp_path / "var")}))
+        found = services(environment(tmp_path, twilio_env, server))
         found.redis.set(f"rq:queue:{QUEUE}", "not a list")
         with pytest.raises(redis.ResponseError):
             tick(found)
