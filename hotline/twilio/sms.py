@@ -35,14 +35,20 @@ bp = Blueprint("sms", __name__, url_prefix="/sms")
 log = logging.getLogger(__name__)
 
 
-def _twiml(text: str | None) -> str:
-    """The answer as TwiML; its <Message> asks Twilio for the delivery status (`action`)."""
-    response = MessagingResponse()
-    if text:
-        services: Services = current_app.extensions["hotline"]
-        url = outbox.status_callback_url(services, "reply")
+def _twiml(text: str | None, shared: bool = False) -> str:
+    """The answer as TwiML; its <Message> asks Twilio for the delivery status (`action`).
+    `shared`: a text the same for every texter (a keyword's answer), made once."""
+    if not text:
+        return str(MessagingResponse())
+    services: Services = current_app.extensions["hotline"]
+    url = outbox.status_callback_url(services, "reply")
+
+    def make() -> str:
+        response = MessagingResponse()
         response.message(text, **({"action": url, "method": "POST"} if url else {}))
-    return str(response)
+        return str(response)
+
+    return services.twiml(("sms", text, url), make) if shared else make()
 
 
 @bp.post("")
@@ -122,7 +128,7 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         log.warning("reply limit reached for %s: not answering", redact(number))
         reply, about = sms_engine.Reply(None), "limited"
     lang = reply.answer_lang or reply.lang or incoming.conversation.lang or ""
-    text = reply.text
+    text, shared = reply.text, not reply.callback
     if reply.callback:  # the state first: FORGET then erases it, counter included
         sms_state.finish(r, n, sid, reply, count_reply=counted)
         text = _callback(services, number, reply)
@@ -132,7 +138,7 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
                          tally=services.events.tally(*events("sms", lang, about)),
                          deferred=services.deferred)
         return _twiml(None)
-    twiml = _twiml(text)
+    twiml = _twiml(text, shared)
     if incoming.sent_today + 1 > cap:  # today's SMS cap is reached: the admins are alerted
         sms_state.finish(r, n, sid, reply, count_reply=counted, cap_key=cap_key,
                          answer=sms_state.SILENT,

@@ -31,7 +31,7 @@ from hotline.engine import callback as callback_flow
 from hotline.engine import voice as engine
 from hotline.engine.recording import ENTRY_CODE
 from hotline.engine.turns import Caller, spoken_digits
-from hotline.services import Services
+from hotline.services import RENDERED_MAX, Services
 from hotline.state import sms as sms_state
 from hotline.state.events import Event, events
 from hotline.state.privacy import InvalidToken, is_textable, normalize_number, redact
@@ -42,7 +42,6 @@ from hotline.twilio.twiml import position_from, render
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger(__name__)
 RENDER_SECONDS = 10
-RENDERED_MAX = 4096
 EVENTS_PAUSE_SECONDS = 30  # after Redis failed to count a step, the next steps do not try
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 
@@ -58,16 +57,12 @@ def _twiml(services: Services, turn: engine.Turn) -> Response:
     personal = turn.personal
     # <Play> takes absolute URLs (Twilio documents no other): PUBLIC_BASE_URL's, else this host's.
     base = site_url(request, services.settings.public_base_url)
-    key = (turn, base, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
-    body = None if personal else services.rendered.get(key)
-    if body is None:
-        body = render(turn, services.content, services.audio,
+    def make() -> str:
+        return render(turn, services.content, services.audio,
                       lambda name: base + url_for("audio.file", name=name))
-        if not personal:
-            if len(services.rendered) >= RENDERED_MAX:
-                services.rendered.clear()
-            services.rendered[key] = body
-    return Response(body, mimetype="text/xml")
+
+    key = (turn, base, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
+    return Response(make() if personal else services.twiml(key, make), mimetype="text/xml")
 
 
 def _xml(response: VoiceResponse) -> Response:
