@@ -1,6 +1,7 @@
 """The callback queue under contention: 10,000 waiting tickets across the languages, 16 mediators
 taking the next one at the same time, each a process of its own with its own Redis connection
-(as web workers are: one take is one round trip, a Lua script).
+(as web workers are: one take is one round trip, a Lua script). Each queue counts its events as
+the console's does (taken, and how long a ticket waited: in the background, hotline.state.deferred).
 
 Then, for reference, one taker alone over 1,000 more tickets: the uncontended cost.
 Runs against a Redis server of its own (an `EmbeddedRedis`, started with the settings `hotline
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from hotline.callbacks.queue import CallbackQueue
 from hotline.state.client import TextRedis
+from hotline.state.deferred import DeferredWrites
+from hotline.state.events import Events
 from hotline.state.privacy import Privacy
 from hotline.state.store import EmbeddedRedis
 
@@ -52,12 +55,19 @@ class QueueResult:
                 and not self.duplicates and not self.wrong_claims and not self.left_waiting)
 
 
+def _queue(url: str) -> CallbackQueue:
+    """A queue as the console's: its own connection, its events counted."""
+    connection = TextRedis.connect(url)
+    return CallbackQueue(connection, events=Events(connection,
+                                                   deferred=DeferredWrites(connection)))
+
+
 def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -> QueueResult:
     """Fill the queues, let `takers` processes empty them, check the outcome."""
     rng = random.Random(seed)
     with EmbeddedRedis(workdir / "queue-redis") as server:
-        client = TextRedis.connect(server.url)
-        queue = CallbackQueue(client)
+        queue = _queue(server.url)
+        client = queue.r
         privacy = Privacy(b"bench-secret-key-for-numbers-0123")
         langs = list(LANGUAGE_SHARES)
         created: dict[str, str] = {}
@@ -120,6 +130,8 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
             if entry:
                 result.server_usec[name] = float(entry["usec_per_call"])
         result.alone = _alone(queue, privacy, langs, 1000)
+        if queue.events:
+            queue.events.deferred.flush()
         client.close()
     return result
 
@@ -130,7 +142,7 @@ def _taker(url: str, index: int, barrier: object, results: object) -> None:
     taken: list[tuple[str, str, str]] = []
     error = ""
     try:
-        own = CallbackQueue(TextRedis.connect(url))
+        own = _queue(url)
         mediator = f"mediator{index:02d}"
         mine = MEDIATOR_LANGUAGES[index % len(MEDIATOR_LANGUAGES)]
         own.r.ping()
@@ -143,6 +155,8 @@ def _taker(url: str, index: int, barrier: object, results: object) -> None:
                 break
             latencies.append(elapsed)
             taken.append((ticket.ref, mediator, ticket.lang))
+        if own.events:  # a forked child runs no atexit handler
+            own.events.deferred.flush()
     except BaseException as exc:  # reported by the parent, never lost in a child
         error = f"{type(exc).__name__}: {exc}"
     results.put((latencies, taken, error))  # type: ignore[attr-defined]

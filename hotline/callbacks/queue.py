@@ -249,10 +249,10 @@ class CallbackQueue:
                           args=[repr(now), repr(now + self.claim_seconds), mediator])
         fields = dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
         ticket = Ticket.from_hash(fields) if fields else None
-        if ticket and self.events:
-            self.events.add(*events("cb_taken", ticket.lang), now=now)
-            if fields.get("first_claimed") == repr(now):  # its first take: how long it waited
-                self.events.add_wait(ticket.lang, now - ticket.created, now=now)
+        if ticket and self.events:  # counted in the background: the mediator does not wait
+            first = fields.get("first_claimed") == repr(now)  # then: how long it waited
+            self.events.add(*events("cb_taken", ticket.lang), now=now, defer=True,
+                            wait=(ticket.lang, now - ticket.created) if first else None)
         return ticket
 
     def expire_claims(self, now: float | None = None) -> list[str]:

@@ -153,6 +153,18 @@ return recalled
 """
 
 
+# Counts outside a call's step (`Events.add`): KEYS[1] ev:<day>, KEYS[2] ev:wait:<day>.
+# ARGV: ttl of both, "<HH>|", a wait entry ('' = none), then field/increment pairs.
+_COUNT = """
+for i = 4, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[2] .. ARGV[i], ARGV[i + 1]) end
+if #ARGV >= 4 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if ARGV[3] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+"""
+
+
 class Events:
     """The event counts in one Redis, days taken in `zone`."""
 
@@ -162,6 +174,7 @@ class Events:
         self.zone = zone
         self.clock = time.time  # what "now" is when not given
         self._call = r.register_script(_CALL)
+        self._count = r.register_script(_COUNT)
         # a step's counts and position (see `call_step`): the process's queue for `r`
         self.deferred = deferred or DeferredWrites(r)
 
@@ -179,16 +192,23 @@ class Events:
             fields[hour + event.field] = fields.get(hour + event.field, 0) + event.count
         return f"ev:{day}", fields
 
-    def add(self, *events: Event, now: float | None = None) -> None:
-        """Count `events` now (or at `now`): one pipelined round trip."""
-        if not events:
+    def add(self, *events: Event, now: float | None = None,
+            wait: tuple[str, float] | None = None, defer: bool = False) -> None:
+        """Count `events` now (or at `now`), and keep `wait` = (language, seconds) a callback
+        ticket waited before it was first taken: one round trip, or none with `defer` (sent in
+        the background with other requests' writes: hotline.state.deferred)."""
+        if not events and wait is None:
             return
         day, hour, _ = self._when(now)
-        pipe = self.r.pipeline(transaction=False)
+        pairs: list[Any] = []
         for event in events:
-            pipe.hincrby(f"ev:{day}", hour + event.field, event.count)
-        pipe.expire(f"ev:{day}", KEEP_SECONDS)
-        pipe.execute()
+            pairs += [event.field, event.count]
+        entry = f"{_name(wait[0])} {max(0, round(wait[1]))}" if wait else ""
+        keys, args = [f"ev:{day}", f"ev:wait:{day}"], [KEEP_SECONDS, hour, entry, *pairs]
+        if defer:
+            self.deferred.submit(self._count, keys, args)
+        else:
+            self._count(keys=keys, args=args)
 
     def call_step(self, call: str, events: Iterable[Event] = (), *, lang: str = "",
                   node: str = "", depth: int = 0, needs: float = 0.0,
@@ -230,14 +250,6 @@ class Events:
             return None
         return self.deferred.send(self._call, keys, args, tag=call) or None
 
-    def add_wait(self, lang: str, seconds: float, now: float | None = None) -> None:
-        """Keep how long a callback ticket waited before it was first taken."""
-        day, _, _ = self._when(now)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.rpush(f"ev:wait:{day}", f"{_name(lang)} {max(0, round(seconds))}")
-        pipe.expire(f"ev:wait:{day}", KEEP_SECONDS)
-        pipe.execute()
-
     def read(self, first: dt.date, last: dt.date) -> list[Count]:
         """Every count from day `first` to day `last` (local days, both included), this
         process's deferred writes sent first."""
@@ -254,7 +266,9 @@ class Events:
         return out
 
     def waits(self, first: dt.date, last: dt.date) -> list[tuple[dt.date, str, int]]:
-        """(day, language, seconds) of each ticket first taken from day `first` to `last`."""
+        """(day, language, seconds) of each ticket first taken from day `first` to `last`, this
+        process's deferred writes sent first."""
+        self.deferred.flush()
         days = list(_days(first, last))
         pipe = self.r.pipeline(transaction=False)
         for day in days:
