@@ -1,7 +1,7 @@
 """The callback queue under contention: 10,000 waiting tickets across the languages, 16 mediators
 taking the next one at the same time, each a process of its own with its own Redis connection
 (as web workers are: one take is one round trip, a Lua script). Each queue counts its events as
-the console's does (taken, and how long a ticket waited: in the background, hotline.state.deferred).
+the console's does (taken, and how long a ticket waited: in the take's own script).
 
 Then, for reference, one taker alone over 1,000 more tickets: the uncontended cost.
 Runs against a Redis server of its own (an `EmbeddedRedis`, started with the settings `hotline
@@ -19,7 +19,6 @@ from pathlib import Path
 
 from hotline.callbacks.queue import CallbackQueue
 from hotline.state.client import TextRedis
-from hotline.state.deferred import DeferredWrites
 from hotline.state.events import Events
 from hotline.state.privacy import Privacy
 from hotline.state.store import EmbeddedRedis
@@ -58,8 +57,7 @@ class QueueResult:
 def _queue(url: str) -> CallbackQueue:
     """A queue as the console's: its own connection, its events counted."""
     connection = TextRedis.connect(url)
-    return CallbackQueue(connection, events=Events(connection,
-                                                   deferred=DeferredWrites(connection)))
+    return CallbackQueue(connection, events=Events(connection))
 
 
 def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -> QueueResult:
@@ -130,8 +128,6 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
             if entry:
                 result.server_usec[name] = float(entry["usec_per_call"])
         result.alone = _alone(queue, privacy, langs, 1000)
-        if queue.events:
-            queue.events.deferred.flush()
         client.close()
     return result
 
@@ -155,8 +151,6 @@ def _taker(url: str, index: int, barrier: object, results: object) -> None:
                 break
             latencies.append(elapsed)
             taken.append((ticket.ref, mediator, ticket.lang))
-        if own.events:  # a forked child runs no atexit handler
-            own.events.deferred.flush()
     except BaseException as exc:  # reported by the parent, never lost in a child
         error = f"{type(exc).__name__}: {exc}"
     results.put((latencies, taken, error))  # type: ignore[attr-defined]

@@ -348,9 +348,8 @@ def _queue(r: Results) -> list[str]:
         p99 = percentile(q.latencies, 99) * 1000
         out += [f"Where the time goes (Redis's own `INFO commandstats`): a `take_next` is one "
                 f"round trip, one script (put overdue claims back, take the oldest, read the "
-                f"ticket); its counts (taken, how long the ticket waited) follow in the "
-                f"background, many takes' in one pipeline. Scripts average {evalsha:.0f} µs of "
-                f"Redis time (both kinds). The rest of a take's latency is "
+                f"ticket, count it) at {evalsha:.0f} µs of Redis time. The rest of a take's "
+                f"latency is "
                 f"waiting: for Redis, which runs one command at a time, and for a core: "
                 f"{q.takers} taker processes and the Redis server share this machine's cores "
                 "(the single taker shows the uncontended cost)."

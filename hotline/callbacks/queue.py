@@ -53,26 +53,38 @@ return expired
 """
 
 # Puts overdue claims back (as _EXPIRE), then takes the oldest waiting ticket of the given
-# queues for a mediator: one round trip for the whole take.
-# KEYS: the queues (cb:queue:<lang>). ARGV: now, claim deadline, mediator.
+# queues for a mediator, and counts it: one round trip for the whole take.
+# KEYS: the queues (cb:queue:<lang>). ARGV: now, claim deadline, mediator, then the counts
+# (hotline.state.events; '' = none): ev:<day>, ev:wait:<day>, their ttl, and for each queue the
+# field its take adds to. A first take also keeps "<lang> <seconds waited>" in ev:wait:<day>.
 # Returns the taken ticket's hash as a flat field/value list, or false when every queue is empty.
 _TAKE = _EXPIRE.replace("return expired", "") + """
-local best, best_seq, best_queue = nil, nil, nil
-for _, queue in ipairs(KEYS) do
+local best, best_seq, best_queue, best_at = nil, nil, nil, nil
+for at, queue in ipairs(KEYS) do
   local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
   if head[1] and (best_seq == nil or tonumber(head[2]) < best_seq) then
-    best, best_seq, best_queue = head[1], tonumber(head[2]), queue
+    best, best_seq, best_queue, best_at = head[1], tonumber(head[2]), queue, at
   end
 end
 if not best then return false end
+local ticket = 'cb:ticket:' .. best
 redis.call('ZREM', best_queue, best)
 redis.call('ZADD', 'cb:claims', ARGV[2], best)
-redis.call('HSET', 'cb:ticket:' .. best, 'status', 'claimed', 'mediator', ARGV[3],
-  'claimed_at', ARGV[1])
-redis.call('HSETNX', 'cb:ticket:' .. best, 'first_claimed', ARGV[1])
+redis.call('HSET', ticket, 'status', 'claimed', 'mediator', ARGV[3], 'claimed_at', ARGV[1])
+local first = redis.call('HSETNX', ticket, 'first_claimed', ARGV[1])
 redis.call('RPUSH', 'cb:log:' .. best, cjson.encode({at = tonumber(ARGV[1]), event = 'claimed',
   by = ARGV[3]}))
-return redis.call('HGETALL', 'cb:ticket:' .. best)
+if ARGV[4] ~= '' then
+  redis.call('HINCRBY', ARGV[4], ARGV[6 + best_at], 1)
+  redis.call('EXPIRE', ARGV[4], ARGV[6])
+  if first == 1 then
+    local t = redis.call('HMGET', ticket, 'lang', 'created')
+    local waited = math.max(0, math.floor(tonumber(ARGV[1]) - tonumber(t[2]) + 0.5))
+    redis.call('RPUSH', ARGV[5], t[1] .. ' ' .. waited)
+    redis.call('EXPIRE', ARGV[5], ARGV[6])
+  end
+end
+return redis.call('HGETALL', ticket)
 """
 
 # Creates a ticket, or joins the number's open one; a request id already taken returns its ref.
@@ -245,15 +257,15 @@ class CallbackQueue:
         now = time.time() if now is None else now
         if not langs:
             return None
+        counts = ["", "", ""]
+        if self.events:  # one field per queue, in order (an odd language counts without it)
+            counts = self.events.script_counts(
+                *((events("cb_taken", lang) or events("cb_taken"))[0] for lang in langs),
+                now=now)
         flat = self._take(keys=[f"cb:queue:{lang}" for lang in langs],
-                          args=[repr(now), repr(now + self.claim_seconds), mediator])
+                          args=[repr(now), repr(now + self.claim_seconds), mediator, *counts])
         fields = dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
-        ticket = Ticket.from_hash(fields) if fields else None
-        if ticket and self.events:  # counted in the background: the mediator does not wait
-            first = fields.get("first_claimed") == repr(now)  # then: how long it waited
-            self.events.add(*events("cb_taken", ticket.lang), now=now, defer=True,
-                            wait=(ticket.lang, now - ticket.created) if first else None)
-        return ticket
+        return Ticket.from_hash(fields) if fields else None
 
     def expire_claims(self, now: float | None = None) -> list[str]:
         """Put every overdue claim back at its original place; returns their refs."""

@@ -7,7 +7,8 @@ or anything a person typed. `Event` refuses values outside a small alphabet of n
 Keys (400 days each, in the service's time zone):
 - `ev:<YYYYMMDD>`        hash "<HH>|<name>|<lang>|<what>" -> count
 - `ev:wait:<YYYYMMDD>`   list of "<lang> <seconds>": how long each callback ticket waited before a
-                         mediator first took it (for the median and 90th percentile)
+                         mediator first took it (for the median and 90th percentile); written by
+                         the take's own script (hotline.callbacks.queue), as is its cb_taken
 - `ev:call:<CallSid>`    hash lang, node, since, needs, depth: where a call in progress is (the
                          last position the line sent), 6 hours; deleted when the call ends. A
                          menu step's write reaches Redis up to 0.05 s later (deferred.py). It lets
@@ -153,18 +154,6 @@ return recalled
 """
 
 
-# Counts outside a call's step (`Events.add`): KEYS[1] ev:<day>, KEYS[2] ev:wait:<day>.
-# ARGV: ttl of both, "<HH>|", a wait entry ('' = none), then field/increment pairs.
-_COUNT = """
-for i = 4, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[2] .. ARGV[i], ARGV[i + 1]) end
-if #ARGV >= 4 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if ARGV[3] ~= '' then
-  redis.call('RPUSH', KEYS[2], ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[1])
-end
-"""
-
-
 class Events:
     """The event counts in one Redis, days taken in `zone`."""
 
@@ -174,7 +163,6 @@ class Events:
         self.zone = zone
         self.clock = time.time  # what "now" is when not given
         self._call = r.register_script(_CALL)
-        self._count = r.register_script(_COUNT)
         # a step's counts and position (see `call_step`): the process's queue for `r`
         self.deferred = deferred or DeferredWrites(r)
 
@@ -192,23 +180,23 @@ class Events:
             fields[hour + event.field] = fields.get(hour + event.field, 0) + event.count
         return f"ev:{day}", fields
 
-    def add(self, *events: Event, now: float | None = None,
-            wait: tuple[str, float] | None = None, defer: bool = False) -> None:
-        """Count `events` now (or at `now`), and keep `wait` = (language, seconds) a callback
-        ticket waited before it was first taken: one round trip, or none with `defer` (sent in
-        the background with other requests' writes: hotline.state.deferred)."""
-        if not events and wait is None:
+    def script_counts(self, *events: Event, now: float | None = None) -> list[str]:
+        """For a script that counts one of `events` in its own round trip (the callback queue's
+        take): `ev:<day>`, `ev:wait:<day>`, their ttl, then each event's field."""
+        day, hour, _ = self._when(now)
+        return [f"ev:{day}", f"ev:wait:{day}", str(KEEP_SECONDS),
+                *(hour + event.field for event in events)]
+
+    def add(self, *events: Event, now: float | None = None) -> None:
+        """Count `events` now (or at `now`): one pipelined round trip."""
+        if not events:
             return
         day, hour, _ = self._when(now)
-        pairs: list[Any] = []
+        pipe = self.r.pipeline(transaction=False)
         for event in events:
-            pairs += [event.field, event.count]
-        entry = f"{_name(wait[0])} {max(0, round(wait[1]))}" if wait else ""
-        keys, args = [f"ev:{day}", f"ev:wait:{day}"], [KEEP_SECONDS, hour, entry, *pairs]
-        if defer:
-            self.deferred.submit(self._count, keys, args)
-        else:
-            self._count(keys=keys, args=args)
+            pipe.hincrby(f"ev:{day}", hour + event.field, event.count)
+        pipe.expire(f"ev:{day}", KEEP_SECONDS)
+        pipe.execute()
 
     def call_step(self, call: str, events: Iterable[Event] = (), *, lang: str = "",
                   node: str = "", depth: int = 0, needs: float = 0.0,
