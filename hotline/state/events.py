@@ -254,9 +254,7 @@ class Events:
         return out
 
     def waits(self, first: dt.date, last: dt.date) -> list[tuple[dt.date, str, int]]:
-        """(day, language, seconds) of each ticket first taken from day `first` to `last`, this
-        process's deferred writes sent first."""
-        self.deferred.flush()
+        """(day, language, seconds) of each ticket first taken from day `first` to `last`."""
         days = list(_days(first, last))
         pipe = self.r.pipeline(transaction=False)
         for day in days:

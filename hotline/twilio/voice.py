@@ -57,6 +57,7 @@ def _twiml(services: Services, turn: engine.Turn) -> Response:
     personal = turn.personal
     # <Play> takes absolute URLs (Twilio documents no other): PUBLIC_BASE_URL's, else this host's.
     base = site_url(request, services.settings.public_base_url)
+
     def make() -> str:
         return render(turn, services.content, services.audio,
                       lambda name: base + url_for("audio.file", name=name))
