@@ -4,7 +4,8 @@ settings, it is what the webhook figures are divided by.
 
 `POST /twiml/<size>` answers exactly `size` bytes of text/xml. `POST /signed/<size>` does too,
 after what every Twilio webhook must do first: read the form and check its signature (the
-hotline's own check, with TWILIO_AUTH_TOKEN); the profile reports it as the floor of any webhook.
+hotline's own check, with TWILIO_AUTH_TOKEN): the signed baseline `make bench` measures beside
+the bare route (`bench.webhooks.floor`), the floor of any webhook.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from redis import Redis
@@ -29,7 +29,20 @@ from hotline.twilio.rest import twilio_client
 
 CONNECTION = {"socket_timeout": 2, "socket_connect_timeout": 2, "health_check_interval": 30}
 QUEUE = "hotline"  # the one RQ queue: every job of the web, the CLI and the workers
-RENDERED_MAX = 4096  # TwiML documents kept (`Services.twiml`), item durations (voice)
+RENDERED_MAX = 4096  # the most a `kept` table holds
+T = TypeVar("T")
+
+
+def kept(table: dict[Any, T], key: Any, make: Callable[[], T]) -> T:
+    """`table[key]`, made by `make` the first time (never pass anything personal: a caller's
+    number, a ticket's reference); `table` is emptied when it holds RENDERED_MAX."""
+    found = table.get(key)
+    if found is None:
+        found = make()
+        if len(table) >= RENDERED_MAX:
+            table.clear()
+        table[key] = found
+    return found
 
 
 def job_queue(connection: redis.Redis) -> Queue:
@@ -54,24 +67,13 @@ class Services:
     privacy: Privacy
     _redis: TextRedis | None = field(default=None, repr=False)
     _rq: Redis | None = field(default=None, repr=False)
-    # TwiML documents the same for everyone who gets them (menus, SMS answers): see `twiml`
+    # TwiML documents the same for everyone who gets them (menus, SMS answers): see `kept`
     rendered: dict[Any, str] = field(default_factory=dict, repr=False)
     # seconds until an item's text has played, by (turn, audio build): see _item_seconds there
     item_seconds: dict[Any, float] = field(default_factory=dict, repr=False)
     _offered: tuple[object, tuple[str, ...]] | None = field(default=None, repr=False)
     # monotonic time before which the voice line does not count events (Redis failed)
     events_paused_until: float = field(default=0.0, repr=False)
-
-    def twiml(self, key: Any, make: Callable[[], str]) -> str:
-        """The TwiML document `key` names, made by `make` the first time (never for a personal
-        one: a caller's number, a ticket's reference); at most RENDERED_MAX are kept."""
-        found = self.rendered.get(key)
-        if found is None:
-            found = make()
-            if len(self.rendered) >= RENDERED_MAX:
-                self.rendered.clear()
-            self.rendered[key] = found
-        return found
 
     def offered_languages(self) -> tuple[str, ...]:
         """The languages the voice line can speak whole (see `voice_ready`), worked out again

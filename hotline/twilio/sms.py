@@ -24,7 +24,7 @@ from hotline.console import mediator_sms
 from hotline.content.segments import cost
 from hotline.engine import sms as sms_engine
 from hotline.engine.callback import callable_number
-from hotline.services import Services
+from hotline.services import Services, kept
 from hotline.state import sms as sms_state
 from hotline.state.erasure import forget
 from hotline.state.events import events
@@ -48,7 +48,7 @@ def _twiml(text: str | None, shared: bool = False) -> str:
         response.message(text, **({"action": url, "method": "POST"} if url else {}))
         return str(response)
 
-    return services.twiml(("sms", text, url), make) if shared else make()
+    return kept(services.rendered, ("sms", text, url), make) if shared else make()
 
 
 @bp.post("")

@@ -31,7 +31,7 @@ from hotline.engine import callback as callback_flow
 from hotline.engine import voice as engine
 from hotline.engine.recording import ENTRY_CODE
 from hotline.engine.turns import Caller, spoken_digits
-from hotline.services import RENDERED_MAX, Services
+from hotline.services import Services, kept
 from hotline.state import sms as sms_state
 from hotline.state.events import Event, events
 from hotline.state.privacy import InvalidToken, is_textable, normalize_number, redact
@@ -63,7 +63,8 @@ def _twiml(services: Services, turn: engine.Turn) -> Response:
                       lambda name: base + url_for("audio.file", name=name))
 
     key = (turn, base, services.audio.version(), int(time.monotonic() // RENDER_SECONDS))
-    return Response(make() if personal else services.twiml(key, make), mimetype="text/xml")
+    return Response(make() if personal else kept(services.rendered, key, make),
+                    mimetype="text/xml")
 
 
 def _xml(response: VoiceResponse) -> Response:
@@ -252,14 +253,9 @@ def _item_seconds(services: Services, turn: engine.Turn) -> float:
     node = services.content.nodes.get(listen.node) if listen else None
     if node is None or node.type != "info" or not node.prompt:
         return 0.0
-    key = (turn, services.audio.version())
-    known = services.item_seconds.get(key)
-    if known is None:
-        known = _spoken_seconds(services, turn, node.prompt)
-        if len(services.item_seconds) >= RENDERED_MAX:
-            services.item_seconds.clear()
-        services.item_seconds[key] = known
-    return known
+    prompt = node.prompt
+    return kept(services.item_seconds, (turn, services.audio.version()),
+                lambda: _spoken_seconds(services, turn, prompt))
 
 
 def _spoken_seconds(services: Services, turn: engine.Turn, prompt: str) -> float:
