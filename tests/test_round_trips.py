@@ -9,6 +9,7 @@ SMS reads what it needs in one round trip; its writes are deferred."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from flask import request
@@ -155,3 +156,6 @@ def test_taking_a_ticket_is_one_round_trip_its_counts_follow(trips, services):
     counted = {(c.name, c.lang): c.count for c in services.events.read(*days)}
     assert counted[("cb_taken", "fr")] == 2
     assert [lang for _, lang, _ in services.events.waits(*days)] == ["fr", "fr"]
+    counts = services.events.script_counts(now=time.time())
+    for key in counts[:2]:  # both kept for their time, then gone
+        assert 0 < services.redis.ttl(key) <= int(counts[2]), key

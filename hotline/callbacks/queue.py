@@ -74,14 +74,16 @@ redis.call('HSET', ticket, 'status', 'claimed', 'mediator', ARGV[3], 'claimed_at
 local first = redis.call('HSETNX', ticket, 'first_claimed', ARGV[1])
 redis.call('RPUSH', 'cb:log:' .. best, cjson.encode({at = tonumber(ARGV[1]), event = 'claimed',
   by = ARGV[3]}))
-if ARGV[4] ~= '' then
-  redis.call('HINCRBY', ARGV[4], ARGV[6 + best_at], 1)
-  redis.call('EXPIRE', ARGV[4], ARGV[6])
+if ARGV[4] ~= '' then  -- a key's ttl is set by whoever creates it (every writer sets one)
+  if redis.call('HINCRBY', ARGV[4], ARGV[6 + best_at], 1) == 1 then
+    redis.call('EXPIRE', ARGV[4], ARGV[6])
+  end
   if first == 1 then
     local t = redis.call('HMGET', ticket, 'lang', 'created')
     local waited = math.max(0, math.floor(tonumber(ARGV[1]) - tonumber(t[2]) + 0.5))
-    redis.call('RPUSH', ARGV[5], t[1] .. ' ' .. waited)
-    redis.call('EXPIRE', ARGV[5], ARGV[6])
+    if redis.call('RPUSH', ARGV[5], t[1] .. ' ' .. waited) == 1 then
+      redis.call('EXPIRE', ARGV[5], ARGV[6])
+    end
   end
 end
 return redis.call('HGETALL', ticket)
