@@ -14,7 +14,9 @@ import pytest
 import redis
 from rq import Queue
 
+from hotline.engine.callback import callable_number
 from hotline.state.deferred import DeferredWrites
+from hotline.state.privacy import Privacy, textable_number
 from hotline.state.sms import FORGOT_SECONDS, forgot_key
 from tests.helpers import (
     HTTPS,
@@ -225,3 +227,17 @@ def test_a_write_deferred_before_a_forget_lands_after_it_and_keeps_nothing(app, 
     other.flush()  # now they land
     n = services.privacy.number_key(MOBILE)
     assert services.redis.keys(f"*{n}*") == [forgot_key(n)]
+
+
+@pytest.mark.parametrize("raw", ["+32470123456", "+32 470 12 34 56", "+32 (0)470 12 34 56",
+                                 "+320470123456", "+33612345678", "+31 6 12345678",
+                                 "+3225550001", "+447700900123", "+32470"])
+def test_a_number_parsed_once_keys_as_its_raw_form(raw):
+    """An SMS and an incoming call parse the number once (issue 15): the E.164 form that
+    `textable_number` and `callable_number` give keys exactly as the raw number does, or a
+    texter's state and chosen language would be lost between two messages."""
+    privacy, countries = Privacy(b"k" * 32), frozenset({"BE", "FR", "NL"})
+    forms = [f for f in (textable_number(raw, countries), callable_number(raw, countries)) if f]
+    for e164 in forms:
+        assert privacy.number_key(e164, e164=True) == privacy.number_key(raw), e164
+    assert bool(forms) == (raw not in ("+447700900123", "+32470"))  # UK; too short

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = ["InvalidToken", "Privacy", "is_textable", "local_secret", "normalize_number", "redact",
-           "secret_from"]
+           "secret_from", "textable_number"]
 
 
 def local_secret(path: Path) -> str:
@@ -57,17 +57,26 @@ def normalize_number(number: str, region: str = "BE") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def is_textable(number: str, countries: frozenset[str]) -> bool:
-    """True when `number` is a valid mobile number of one of `countries` (ISO codes)."""
+def textable_number(number: str, countries: frozenset[str]) -> str | None:
+    """`number` in E.164 form when it is a valid mobile number of one of `countries` (ISO
+    codes), else None. It is `normalize_number(number)` then: `Privacy.number_key` can take it
+    without parsing it again."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
-        return False
+        return None
     kinds = (phonenumbers.PhoneNumberType.MOBILE,
              phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
-    return (phonenumbers.is_valid_number(parsed)
+    if (phonenumbers.is_valid_number(parsed)
             and phonenumbers.region_code_for_number(parsed) in countries
-            and phonenumbers.number_type(parsed) in kinds)
+            and phonenumbers.number_type(parsed) in kinds):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def is_textable(number: str, countries: frozenset[str]) -> bool:
+    """True when `number` is a valid mobile number of one of `countries` (ISO codes)."""
+    return textable_number(number, countries) is not None
 
 
 def redact(number: str | None) -> str:
@@ -92,9 +101,10 @@ class Privacy:
         self._hash_key = _derive(secret, b"hotline number hash v1")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"hotline number box v1")))
 
-    def number_key(self, number: str) -> str:
-        """A stable pseudonym of `number` for Redis keys: the same number, the same key."""
-        canonical = normalize_number(number) or number.strip()
+    def number_key(self, number: str, *, e164: bool = False) -> str:
+        """A stable pseudonym of `number` for Redis keys: the same number, the same key.
+        `e164`: `number` is already in the form `normalize_number` gives (not parsed again)."""
+        canonical = number if e164 else (normalize_number(number) or number.strip())
         return hmac.new(self._hash_key, canonical.encode(), hashlib.sha256).hexdigest()[:32]
 
     def encrypt(self, number: str) -> str:

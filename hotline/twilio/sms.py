@@ -28,7 +28,7 @@ from hotline.services import Services, kept
 from hotline.state import sms as sms_state
 from hotline.state.erasure import forget
 from hotline.state.events import events
-from hotline.state.privacy import is_textable, redact
+from hotline.state.privacy import redact, textable_number
 from hotline.twilio.signatures import twilio_only
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -101,7 +101,8 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
     r = services.redis
     if services.spool.pending():  # what was texted during an outage first (a STOP, a FORGET)
         replay_spool(services)
-    n = services.privacy.number_key(number)
+    textable = textable_number(number, services.settings.countries)  # parsed once for both
+    n = services.privacy.number_key(textable or number, e164=textable is not None)
     cap_key, cap = outbox.cap_key("sms"), services.settings.sms_daily_cap
     incoming = sms_state.begin(r, n, sid, cap_key, services.deferred)
     if incoming.earlier is not None:  # Twilio retried this message: same answer, no second effect
@@ -113,7 +114,7 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         twiml = _twiml(mediator_sms.answer(services, mediator, body))
         sms_state.remember_answer(r, sid, services.privacy.encrypt(twiml))
         return twiml
-    if not is_textable(number, services.settings.countries):
+    if textable is None:
         # Foreign, premium-rate, short codes, alphanumeric senders: an answer would cost the CSO
         # and reach no one we serve (issue 14, item 6).
         log.info("no SMS answer to %s: not a mobile number of an allowed country", redact(number))

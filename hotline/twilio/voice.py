@@ -85,10 +85,13 @@ def incoming() -> Response:
     hint = services.content.hinted_languages(caller if caller.startswith("+") else None)
     as_caller = cast(Caller, request_caller)
     turn = engine.incoming(services.content, None, as_caller, hint)  # no language remembered
-    recall = None
-    if request_caller.caller_id and len(request_caller.offered) > 1:
-        # the remembered language is read in the round trip that counts the call
-        recall = (sms_state.language_key(services.privacy.number_key(caller)),
+    recall, caller_id = None, request_caller.caller_id
+    if caller_id and len(request_caller.offered) > 1:
+        # the remembered language is read in the round trip that counts the call; the caller ID
+        # is the E.164 form of a number given with its "+": its key without parsing it again
+        key = (services.privacy.number_key(caller_id, e164=True) if caller.startswith("+")
+               else services.privacy.number_key(caller))
+        recall = (sms_state.language_key(key),
                   request_caller.offered, services.content.start)
     remembered = _count(services, None, turn, [*events("call")], recall=recall)
     if remembered:
