@@ -71,6 +71,8 @@ class Services:
     rendered: dict[Any, str] = field(default_factory=dict, repr=False)
     # seconds until an item's text has played, by (turn, audio build): see _item_seconds there
     item_seconds: dict[Any, float] = field(default_factory=dict, repr=False)
+    # the SMS engine's replies to a lone keyword, by (message, conversation): see hotline.twilio.sms
+    keyword_replies: dict[Any, Any] = field(default_factory=dict, repr=False)
     _offered: tuple[object, tuple[str, ...]] | None = field(default=None, repr=False)
     # monotonic time before which the voice line does not count events (Redis failed)
     events_paused_until: float = field(default=0.0, repr=False)

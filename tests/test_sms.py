@@ -138,6 +138,19 @@ def test_keyword_answers_in_its_own_language_first_time(client, sms):
     assert sms_replies(sms_post(client, "1")) == [sms.item("nl", "ris_who")]
 
 
+def test_a_keywords_reply_is_kept_free_text_never(services, client, sms):
+    """A lone keyword's reply is worked out once per spelling and state (issue 15); a message
+    with anything else in it (it may be personal) is never kept."""
+    note = "Amina hier, bel mij terug op 0470 12 34 56"
+    for number in (MOBILE, OTHER):
+        assert sms_replies(sms_post(client, "HULP", number)) == [sms.menu("nl", "main")]
+        assert sms_replies(sms_post(client, "leefloon!", number)) == [sms.menu("nl", "money")]
+        sms_post(client, note, number)
+        sms_post(client, "HULP dringend", number)
+    kept = {body for body, _ in services.keyword_replies}
+    assert kept == {"HULP", "leefloon!"}
+
+
 def test_stop_silences_everything_until_start(client, sms):
     assert sms_replies(sms_post(client, "HULP")) == [sms.menu("nl", "main")]
     assert sms_replies(sms_post(client, "stop")) == [sms.languages["nl"].texts["stop_confirm"]]

@@ -73,6 +73,12 @@ class KeywordIndex:
                     elif lang not in known.langs:
                         self._exact[word] = Match(target, (*known.langs, lang))
 
+    def is_keyword(self, body: str) -> bool:
+        """True when `body` is one keyword, spelt exactly (case, accents and edge punctuation
+        aside): the content's own words, nothing a texter made up."""
+        parts = body.split()
+        return len(parts) == 1 and normalize(parts[0]) in self._exact
+
     def match(self, word: str) -> Match | None:
         """The meaning of one normalized word, or None when it is unknown or ambiguous."""
         if word in self._exact:

@@ -120,7 +120,7 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
         log.info("no SMS answer to %s: not a mobile number of an allowed country", redact(number))
         sms_state.remember_answer(r, sid, sms_state.SILENT)
         return _twiml(None)
-    reply = sms_engine.reply(services.sms, incoming.conversation, body)
+    reply = _reply(services, incoming.conversation, body)
     counted = bool(reply.text or reply.callback)
     over = counted and incoming.replies_this_hour + 1 > services.settings.sms_replies_per_hour
     # STOP, START and FORGET count like any reply, but always take effect and are confirmed.
@@ -156,6 +156,20 @@ def _answer(services: Services, number: str, sid: str, body: str) -> str:
                      answer=services.privacy.encrypt(twiml), tally=sent,
                      deferred=services.deferred)
     return twiml
+
+
+def _reply(services: Services, conversation: sms_engine.Conversation,
+           body: str) -> sms_engine.Reply:
+    """The engine's reply. A lone keyword's (most first messages) is worked out once per
+    spelling and conversation state: the engine is pure, and a keyword is the content's own
+    word; any other message is never kept."""
+    def make() -> sms_engine.Reply:
+        return sms_engine.reply(services.sms, conversation, body)
+
+    if not services.sms.keywords.is_keyword(body):
+        return make()
+    reply: sms_engine.Reply = kept(services.keyword_replies, (body, conversation), make)
+    return reply
 
 
 def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
