@@ -168,7 +168,7 @@ def webhooks(content: Content, settings: Settings, token: str, port: int,
              cases: list[str], requests: int = 400) -> list[CaseProfile]:
     """Profile each of `cases` in-process with the stack's settings; see the module docstring."""
     from bench.bare_app import app as bare
-    from hotline import create_app
+    from hotline.app import create_app
 
     app = create_app(settings=settings)
     bare.config["TWILIO_AUTH_TOKEN"] = token

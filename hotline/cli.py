@@ -1,4 +1,8 @@
-"""The `hotline` command: run the service, check the content, call the line from a terminal."""
+"""The `hotline` command: run the service, check the content, call the line from a terminal.
+
+What only some commands need (Flask, the Twilio and Redis clients, the services) is imported in
+those commands: `hotline audio build`, which an operator runs after each change, starts without
+loading a web server."""
 
 from __future__ import annotations
 
@@ -11,13 +15,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hotline import settings as hotline_settings
 from hotline.audio.cli import audio
 from hotline.audio.library import AudioLibrary
-from hotline.console.mediators import MediatorError
 from hotline.content.cli import content as content_commands
 from hotline.content.ivr import Content, ContentError, load_content
 from hotline.content.lexicon import FILLER
@@ -25,11 +29,11 @@ from hotline.content.reviews import TextReview
 from hotline.content.segments import cost
 from hotline.content.sms import SmsContent, load_sms_content
 from hotline.content.sms_eval import EVAL_FILES, evaluate, rate_table, read_cases
-from hotline.services import Services
 from hotline.state.privacy import local_secret, redact
-from hotline.state.store import EmbeddedRedis
-from hotline.twilio.sandbox import TwilioSandbox
-from hotline.twilio.simulator import CallFailed, Line, PhoneCall, Texter, transcript
+
+if TYPE_CHECKING:
+    from hotline.services import Services
+    from hotline.twilio.simulator import Line, PhoneCall, Texter
 
 SANDBOX_ACCOUNT = "AC" + "0" * 32
 
@@ -65,7 +69,9 @@ def run(host: str, port: int, web_workers: int) -> None:
     """Start Redis (unless REDIS_URL is set), the web service and an RQ worker, and keep them
     running (each is started again if it dies); Ctrl-C or SIGTERM stops all. One per data
     directory (exit code 2 when another holds it)."""
+    from hotline.state.store import EmbeddedRedis
     from hotline.supervisor import AlreadyRunning, Child, Supervisor, lock_data_dir
+    from hotline.twilio.sandbox import TwilioSandbox
 
     settings = hotline_settings.from_environment_or_exit()
     var_dir: Path = settings.var_dir
@@ -287,6 +293,8 @@ def _print_sms_costs(sms: SmsContent) -> None:
               "(default: an example Belgian mobile number; 'anonymous' to withhold it).")
 def call(url: str | None, keys: str | None, caller: str | None) -> None:
     """Call the line from this terminal and hear (read) what a caller hears."""
+    from hotline.twilio.simulator import PhoneCall
+
     with _simulated_line(url) as (line, token):
         _call(PhoneCall(line, token, caller=caller), keys)
 
@@ -302,7 +310,8 @@ def _simulated_line(url: str | None) -> Iterator[tuple[Line, str]]:
     if url:
         yield HttpLine(url), token
         return
-    from hotline import create_app
+    from hotline.app import create_app
+    from hotline.state.store import EmbeddedRedis
 
     embedded = None
     redis_url = settings.redis_url
@@ -318,6 +327,8 @@ def _simulated_line(url: str | None) -> Iterator[tuple[Line, str]]:
 
 
 def _call(phone: PhoneCall, keys: str | None) -> None:
+    from hotline.twilio.simulator import CallFailed, transcript
+
     scripted = shlex.split(keys) if keys is not None else None
     try:
         screen = phone.dial()
@@ -361,11 +372,15 @@ def _call(phone: PhoneCall, keys: str | None) -> None:
               "(default: an example Belgian mobile number).")
 def sms(body: str | None, url: str | None, number: str | None) -> None:
     """Text the line: one message (BODY), or a conversation when BODY is left out."""
+    from hotline.twilio.simulator import Texter
+
     with _simulated_line(url) as (line, token):
         _text(Texter(line, token, number), body)
 
 
 def _text(texter: Texter, body: str | None) -> None:
+    from hotline.twilio.simulator import CallFailed
+
     try:
         messages = [body] if body is not None else None
         while True:
@@ -400,6 +415,17 @@ def _services() -> Services:
     return build_services(settings)
 
 
+@contextlib.contextmanager
+def _refusals_as_usage_errors() -> Iterator[None]:
+    """What the accounts refuse (MediatorError), said as a usage error."""
+    from hotline.console.mediators import MediatorError
+
+    try:
+        yield
+    except MediatorError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 @mediators.command("add")
 @click.option("--login", required=True)
 @click.option("--name", required=True, help="Shown in the console.")
@@ -416,10 +442,8 @@ def mediators_add(login: str, name: str, languages: str, phone: str, role: str,
     unknown = [c for c in codes if c not in found.content.languages]
     if unknown:
         raise click.UsageError(f"unknown language(s): {', '.join(unknown)}")
-    try:
+    with _refusals_as_usage_errors():
         mediator = found.mediators.add(login, name, codes, phone, password, role)
-    except MediatorError as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"added {mediator.login} ({mediator.role}, {', '.join(mediator.languages)})")
 
 
@@ -437,10 +461,8 @@ def mediators_list() -> None:
                        help="Opens recording by phone (asked for when left out).")
 def mediators_pin(login: str, pin: str) -> None:
     """Set the PIN an editor or admin types to record prompts by phone."""
-    try:
+    with _refusals_as_usage_errors():
         _services().mediators.set_pin(login, pin)
-    except MediatorError as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"PIN set for {login}")
 
 
@@ -448,10 +470,8 @@ def mediators_pin(login: str, pin: str) -> None:
 @click.argument("login")
 def mediators_disable(login: str) -> None:
     """Disable an account: no more logins, tickets or alerts."""
-    try:
+    with _refusals_as_usage_errors():
         _services().mediators.disable(login)
-    except MediatorError as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"disabled {login}")
 
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.settings import from_environment_or_exit
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -14,7 +14,7 @@ import redis
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.state.store import EmbeddedRedis
 from hotline.twilio.sandbox import TwilioSandbox
 from tests.helpers import (

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from rq import Queue, SimpleWorker, Worker
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.audio.build import read_manifest
 from hotline.audio.cli import audio
 from hotline.content.ivr import load_content

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from rq import Queue
 
-from hotline import create_app
+from hotline.app import create_app
 from tests.helpers import (
     AMINA_PHONE,
     MOBILE,

@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.audio.build import RECORDING, read_manifest
 from hotline.audio.library import text_id
 from hotline.audio.takes import prompt_named

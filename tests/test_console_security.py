@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.callbacks import outbox
 from hotline.cli import main
 from tests.helpers import (

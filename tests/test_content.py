@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.cli import main
 from hotline.content.ivr import ContentError, load_content
 from tests.helpers import ROOT, edit

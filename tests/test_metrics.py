@@ -62,7 +62,7 @@ def test_a_bad_allow_list_stops_start_up():
 
 
 def test_metrics_without_redis_say_so(tmp_path):
-    from hotline import create_app
+    from hotline.app import create_app
 
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "SECRET_KEY": SECRET,
                       "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",

@@ -16,7 +16,7 @@ import pytest
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.callbacks import missed
 from hotline.services import job_queue
 from hotline.state import sms as sms_state

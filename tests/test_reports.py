@@ -328,7 +328,7 @@ def test_a_status_callback_needs_a_signature_and_its_fields(client):
 
 
 def test_the_voice_line_answers_when_redis_is_down_and_stops_trying_to_count(tmp_path, caplog):
-    from hotline import create_app
+    from hotline.app import create_app
     from hotline.state.store import EmbeddedRedis
     from tests.helpers import PUBLIC, SECRET, TOKEN
 

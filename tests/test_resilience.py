@@ -12,7 +12,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.cli import main
 from hotline.state.store import EmbeddedRedis, free_port
 from tests.helpers import (

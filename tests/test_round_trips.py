@@ -128,7 +128,7 @@ def test_a_retried_silent_sms_stays_silent_in_one_round_trip(client, trips):
 def test_webhooks_open_no_cookie_session_the_console_does(services):
     """Twilio sends no cookie: a webhook opens no session (a good part of its time around the
     view was Flask building the cookie's serializer); the console still gets its session."""
-    from hotline import create_app
+    from hotline.app import create_app
 
     app = create_app(settings=services.settings)
     with app.test_request_context("/voice/step?node=main", method="POST"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.cli import main
 from hotline.settings import VARIABLES, Settings, SettingsError, from_environment
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from twilio.request_validator import RequestValidator
 
-from hotline import create_app
+from hotline.app import create_app
 from tests.helpers import CALL, PUBLIC, TOKEN, sign
 
 SHARED_KEY = "shared-key-secret-0123456789abcdef"

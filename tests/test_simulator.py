@@ -13,7 +13,7 @@ from tests.helpers import TOKEN
 
 
 def test_simulator_walks_to_an_item_in_each_language(redis_server, redis_db):
-    from hotline import create_app
+    from hotline.app import create_app
 
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_server.url})
     content = app.extensions["hotline"].content
@@ -33,7 +33,7 @@ def test_simulator_walks_to_an_item_in_each_language(redis_server, redis_db):
 
 
 def test_silence_follows_the_redirect_and_ends_with_goodbye(redis_server, redis_db):
-    from hotline import create_app
+    from hotline.app import create_app
 
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_server.url})
     phone = PhoneCall(InProcessLine(app), TOKEN)
@@ -47,7 +47,7 @@ def test_silence_follows_the_redirect_and_ends_with_goodbye(redis_server, redis_
 
 
 def test_wrong_token_makes_the_call_fail(redis_server):
-    from hotline import create_app
+    from hotline.app import create_app
 
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_server.url})
     phone = PhoneCall(InProcessLine(app), "not-the-token")
@@ -84,7 +84,7 @@ class RecordingLine(InProcessLine):
 
 @pytest.fixture
 def line(redis_server, redis_db):
-    from hotline import create_app
+    from hotline.app import create_app
 
     return RecordingLine(create_app({"TWILIO_AUTH_TOKEN": TOKEN, "REDIS_URL": redis_server.url}))
 

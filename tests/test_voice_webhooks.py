@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.audio.library import text_id
 from tests.helpers import CALL, PUBLIC, TOKEN, sign, twilio_post, twiml
 
@@ -107,7 +107,7 @@ def test_without_public_base_url_the_request_url_is_signed(redis_server):
 
 
 def test_no_token_refuses_to_start_unless_insecure_dev(redis_server, caplog):
-    from hotline import ConfigError
+    from hotline.app import ConfigError
 
     with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
         create_app({"TWILIO_AUTH_TOKEN": "", "INSECURE_DEV": False})
