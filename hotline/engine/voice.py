@@ -52,7 +52,12 @@ def incoming(content: Content, remembered: str | None = None,
     if len(offered) == 1:
         return _first_welcome(content, offered[0])
     hints = (hint,) if isinstance(hint, str) else tuple(hint or ())
-    return _language_menu(content, offered, Position(LANGUAGE_MENU), hints)
+    memo = ("incoming language menu", ",".join(offered), ",".join(hints))  # most calls' turn
+    found: Turn | None = content.derived.get(memo)
+    if found is None:
+        found = content.derived[memo] = _language_menu(content, offered,
+                                                       Position(LANGUAGE_MENU), hints)
+    return found
 
 
 def language_keys(content: Content, lang: str, hint: str | Sequence[str] | None = None,
