@@ -3,7 +3,9 @@ taking the next one at the same time, each a process of its own with its own Red
 (as web workers are: one take is one round trip, a Lua script). Each queue counts its events as
 the console's does (taken, and how long a ticket waited: in the take's own script).
 
-Then, for reference, one taker alone over 1,000 more tickets: the uncontended cost.
+Then, for reference, one taker alone over 1,000 more tickets: the uncontended cost; and what a
+take costs in CPU (the takers' own, from their rusage; Redis's, from its INFO) next to a bare
+round trip on the same server (PING, a read, a write).
 Runs against a Redis server of its own (an `EmbeddedRedis`, started with the settings `hotline
 run` uses) so that the stack's data and maintenance job are untouched. Checks that every ticket
 was taken exactly once, by the mediator whose claim it holds.
@@ -12,7 +14,10 @@ was taken exactly once, by the mediator whose claim it holds.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
+import resource
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +52,11 @@ class QueueResult:
     server_usec: dict[str, float] = field(default_factory=dict)  # Redis's own time per command
     alone: list[float] = field(default_factory=list)  # take_next with one taker, no contention
     per_language: dict[str, int] = field(default_factory=dict)
+    taker_cpu_seconds: float = 0.0  # the takers' CPU (user + system) over their takes, in all
+    redis_cpu_seconds: float = 0.0  # the Redis server's over the same time
+    cores: int = 0  # the cores the takers and Redis shared
+    # a bare round trip from one process: name -> (median µs, CPU µs of the caller per call)
+    round_trips: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def exactly_once(self) -> bool:
@@ -89,10 +99,12 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
         try:
             for process in processes:
                 process.start()
+            redis_cpu = _cpu_of_redis(client)
             barrier.wait(timeout=120)  # every taker connected and ready
             started = time.perf_counter()
             outcomes = [results.get(timeout=300) for _ in processes]
             take_seconds = time.perf_counter() - started
+            redis_cpu = _cpu_of_redis(client) - redis_cpu
         finally:
             for process in processes:
                 if process.pid is None:
@@ -100,14 +112,17 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
                 process.join(timeout=30)
                 if process.is_alive():
                     process.kill()
-        errors = [error for _, _, error in outcomes if error]
+        errors = [error for _, _, error, _ in outcomes if error]
         if errors:
             raise RuntimeError(f"a taker failed: {errors[0]}")
-        latencies = [per for per, _, _ in outcomes]
-        taken = [mine for _, mine, _ in outcomes]
+        latencies = [per for per, _, _, _ in outcomes]
+        taken = [mine for _, mine, _, _ in outcomes]
 
         result = QueueResult(tickets, takers, fill, take_seconds,
                              [x for per in latencies for x in per])
+        result.taker_cpu_seconds = sum(cpu for _, _, _, cpu in outcomes)
+        result.redis_cpu_seconds = redis_cpu
+        result.cores = len(os.sched_getaffinity(0))
         flat = [t for per in taken for t in per]
         refs = [ref for ref, _, _ in flat]
         result.taken, result.distinct = len(refs), len(set(refs))
@@ -128,21 +143,54 @@ def run(workdir: Path, tickets: int = 10_000, takers: int = 16, seed: int = 7) -
             if entry:
                 result.server_usec[name] = float(entry["usec_per_call"])
         result.alone = _alone(queue, privacy, langs, 1000)
+        result.round_trips = _round_trips(client)
         client.close()
     return result
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_of_redis(client: TextRedis) -> float:
+    """The Redis server's CPU seconds so far (user + system, all its threads)."""
+    cpu = client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
+def _round_trips(client: TextRedis, count: int = 2000) -> dict[str, tuple[float, float]]:
+    """A bare round trip from this process: PING, a read (GET), a write (SET: Redis also appends
+    it to its append-only file before it answers); median µs and this process's CPU µs per call."""
+    calls = {"PING": lambda i: client.ping(), "GET": lambda i: client.get(f"bench:rt:{i}"),
+             "SET": lambda i: client.set(f"bench:rt:{i}", "x", ex=60)}
+    out = {}
+    for name, call in calls.items():
+        times = []
+        cpu = _cpu_seconds()
+        for i in range(count):
+            t0 = time.perf_counter()
+            call(i)
+            times.append(time.perf_counter() - t0)
+        cpu = _cpu_seconds() - cpu
+        out[name] = (statistics.median(times) * 1e6, cpu / count * 1e6)
+    return out
+
+
 def _taker(url: str, index: int, barrier: object, results: object) -> None:
-    """One mediator's process: take until nothing is left; puts (latencies, taken, error)."""
+    """One mediator's process: take until nothing is left; puts (latencies, taken, error, the
+    CPU seconds its takes used)."""
     latencies: list[float] = []
     taken: list[tuple[str, str, str]] = []
     error = ""
+    cpu = 0.0
     try:
         own = _queue(url)
         mediator = f"mediator{index:02d}"
         mine = MEDIATOR_LANGUAGES[index % len(MEDIATOR_LANGUAGES)]
         own.r.ping()
         barrier.wait(timeout=120)  # type: ignore[attr-defined]
+        cpu = _cpu_seconds()
         while True:
             t0 = time.perf_counter()
             ticket = own.take_next(mediator, mine)
@@ -151,9 +199,10 @@ def _taker(url: str, index: int, barrier: object, results: object) -> None:
                 break
             latencies.append(elapsed)
             taken.append((ticket.ref, mediator, ticket.lang))
+        cpu = _cpu_seconds() - cpu
     except BaseException as exc:  # reported by the parent, never lost in a child
         error = f"{type(exc).__name__}: {exc}"
-    results.put((latencies, taken, error))  # type: ignore[attr-defined]
+    results.put((latencies, taken, error, cpu))  # type: ignore[attr-defined]
 
 
 def _alone(queue: CallbackQueue, privacy: Privacy, langs: list[str], count: int) -> list[float]:

@@ -359,6 +359,30 @@ def _queue(r: Results) -> list[str]:
                 "(the single taker shows the uncontended cost)."
                 + (f" The p99 of {p99:.1f} ms is that queueing, not the script."
                    if not met("take_next p99 ms", p99) else ""), ""]
+    if q.taker_cpu_seconds and q.latencies and q.cores:
+        takes, cores = len(q.latencies), q.cores
+        client = q.taker_cpu_seconds / takes * 1e6
+        server = q.redis_cpu_seconds / takes * 1e6
+        most = cores * 1e6 / (client + server)
+        mean = statistics.mean(q.latencies) * 1000
+        spread = percentile(q.latencies, 99) * 1000 / mean  # p99 / mean, as measured
+        out += [f"What a take costs in CPU: {client:.0f} µs of the takers' (user and system, "
+                f"from their rusage) and {server:.0f} µs of Redis's (its `INFO cpu`: the "
+                f"script, its sockets and its append-only file), {client + server:.0f} µs "
+                f"in all of this machine's {cores} cores: at most {most:,.0f} takes/s "
+                f"(measured: {len(q.latencies) / q.take_seconds:,.0f}). With {q.takers} takers "
+                f"always asking, a take then lasts at least {q.takers / most * 1000:.1f} ms on "
+                f"average (Little's law; measured: {mean:.1f} ms), and the p99 was "
+                f"{spread:.1f} times the mean. So a p99 under 5 ms needs the whole take under "
+                f"about {cores * 5000 / spread / q.takers:.0f} µs of CPU, client and Redis "
+                "together."]
+        if q.round_trips:
+            out += ["", "For scale, a bare round trip to the same Redis from one process "
+                    "(median latency; the caller's own CPU per call):", ""]
+            out += table(["command", "median µs", "caller CPU µs"],
+                         [[name, f"{wall:.0f}", f"{cpu:.0f}"]
+                          for name, (wall, cpu) in q.round_trips.items()])
+        out += [""]
     return out
 
 
