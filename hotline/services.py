@@ -20,6 +20,7 @@ from hotline.callbacks.spool import Spool
 from hotline.console.mediators import Mediators
 from hotline.content.ivr import Content, load_content
 from hotline.content.sms import SmsContent, load_sms_content
+from hotline.engine.sms import Reply
 from hotline.settings import Settings
 from hotline.state.client import TextRedis
 from hotline.state.deferred import DeferredWrites
@@ -72,7 +73,7 @@ class Services:
     # seconds until an item's text has played, by (turn, audio build): see _item_seconds there
     item_seconds: dict[Any, float] = field(default_factory=dict, repr=False)
     # the SMS engine's replies to a lone keyword, by (message, conversation): see hotline.twilio.sms
-    keyword_replies: dict[Any, Any] = field(default_factory=dict, repr=False)
+    keyword_replies: dict[Any, Reply] = field(default_factory=dict, repr=False)
     _offered: tuple[object, tuple[str, ...]] | None = field(default=None, repr=False)
     # monotonic time before which the voice line does not count events (Redis failed)
     events_paused_until: float = field(default=0.0, repr=False)

@@ -168,8 +168,7 @@ def _reply(services: Services, conversation: sms_engine.Conversation,
 
     if not services.sms.keywords.is_keyword(body):
         return make()
-    reply: sms_engine.Reply = kept(services.keyword_replies, (body, conversation), make)
-    return reply
+    return kept(services.keyword_replies, (body, conversation), make)
 
 
 def _callback(services: Services, number: str, reply: sms_engine.Reply) -> str:
