@@ -30,17 +30,17 @@ from hotline.twilio.rest import twilio_client
 
 CONNECTION = {"socket_timeout": 2, "socket_connect_timeout": 2, "health_check_interval": 30}
 QUEUE = "hotline"  # the one RQ queue: every job of the web, the CLI and the workers
-RENDERED_MAX = 4096  # the most a `kept` table holds
+KEPT_MAX = 4096  # the most a `kept` table holds
 T = TypeVar("T")
 
 
 def kept(table: dict[Any, T], key: Any, make: Callable[[], T]) -> T:
     """`table[key]`, made by `make` the first time (never pass anything personal: a caller's
-    number, a ticket's reference); `table` is emptied when it holds RENDERED_MAX."""
+    number, a ticket's reference); `table` is emptied when it holds KEPT_MAX."""
     found = table.get(key)
     if found is None:
         found = make()
-        if len(table) >= RENDERED_MAX:
+        if len(table) >= KEPT_MAX:
             table.clear()
         table[key] = found
     return found
