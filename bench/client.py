@@ -12,7 +12,7 @@ import asyncio
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -121,6 +121,8 @@ class LoopResult:
 
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time during the loop: the client's cost
+    # the CPU seconds of the processes the caller asked about (see `closed_loop`), by name
+    server_cpu: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
@@ -136,15 +138,22 @@ class LoopResult:
     def merge(self, other: LoopResult) -> None:
         self.seconds += other.seconds
         self.cpu_seconds += other.cpu_seconds
+        for name, used in other.server_cpu.items():
+            self.server_cpu[name] = self.server_cpu.get(name, 0.0) + used
         self.latencies += other.latencies
         self.statuses.update(other.statuses)
         self.failures.update(other.failures)
 
 
 async def closed_loop(host: str, port: int, next_request: Callable[[], bytes],
-                      connections: int, seconds: float) -> LoopResult:
-    """Keep `connections` connections each sending one request after another for `seconds`."""
+                      connections: int, seconds: float,
+                      cpu_readers: Mapping[str, Callable[[], float]] | None = None) -> LoopResult:
+    """Keep `connections` connections each sending one request after another for `seconds`.
+    `cpu_readers`: name -> the CPU seconds some processes have used so far (the server's), read
+    before and after the loop into `server_cpu`."""
     result = LoopResult()
+    readers = cpu_readers or {}
+    server_before = {name: read() for name, read in readers.items()}
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
@@ -165,6 +174,7 @@ async def closed_loop(host: str, port: int, next_request: Callable[[], bytes],
     await asyncio.gather(*(worker() for _ in range(connections)))
     result.seconds = time.perf_counter() - started
     result.cpu_seconds = time.process_time() - cpu
+    result.server_cpu = {name: read() - server_before[name] for name, read in readers.items()}
     return result
 
 

@@ -165,7 +165,7 @@ class Caller:
         base = call_params(number)
         connection = Connection(HOST, self.line.signer.port)
         result.calls += 1
-        target, extra = "/voice", {}
+        target, extra = "/voice", dict[str, str]()
         try:
             for _ in range(60):
                 body = await self.line.post(connection, "voice", Webhook(target, {**base, **extra}))

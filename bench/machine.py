@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -115,3 +116,12 @@ def cpu_share(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
     out["other processes (not the bench, not the stack)"] = max(0.0, machine - sum(out.values()))
     out["whole machine"] = machine
     return out
+
+
+@dataclass
+class ServerCpu:
+    """Readers of the CPU seconds each server's processes have used so far, by role: what a
+    slice's answered requests cost the server, beside the client's own CPU."""
+
+    hotline: dict[str, Callable[[], float]]  # its web workers, its Redis
+    bare: dict[str, Callable[[], float]]  # the baseline's web workers (bare and signed routes)

@@ -149,7 +149,7 @@ def _environ(hook: Webhook, signer: Signer, path: str | None = None) -> dict[str
     return EnvironBuilder(path=path or hook.target, base_url=f"http://{HOST}:{signer.port}",
                           method="POST", data=urlencode(hook.params),
                           content_type="application/x-www-form-urlencoded",
-                          headers={"X-Twilio-Signature": signer.signature(hook)}).get_environ()
+                          headers=[("X-Twilio-Signature", signer.signature(hook))]).get_environ()
 
 
 def _call_all(app: Callable[..., Iterable[bytes]], environs: list[dict[str, Any]]) -> list[int]:

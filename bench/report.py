@@ -7,7 +7,7 @@ import operator
 import statistics
 from typing import TYPE_CHECKING, Any
 
-from bench.client import percentile
+from bench.client import LoopResult, percentile
 from hotline.content.budget import BUDGET, ENFORCED
 from hotline.content.budget import table as budget_table
 
@@ -242,6 +242,7 @@ def _webhooks(r: Results) -> list[str]:
             "route is the most any webhook that checks signatures can reach on this server "
             "configuration, before doing anything of its own; *hotline / signed baseline* (the "
             "two medians' quotient) is how close the hotline comes to that.", ""]
+    out += _cpu_per_request(r)
     client = [c.hotline.cpu_seconds / c.hotline.seconds for c in r.webhooks]
     client_b = [c.bare.cpu_seconds / c.bare.seconds for c in r.webhooks]
     best_bare = max(c.bare.ok / c.bare.seconds for c in r.webhooks)
@@ -261,6 +262,55 @@ def _webhooks(r: Results) -> list[str]:
         out += ["Who used the CPU during the webhook phase (bench and both servers included):", ""]
         out += _cpu(r.webhook_cpu)
     out += _profiles(r)
+    return out
+
+
+def _per_request(loop: LoopResult, role: str) -> float:
+    """µs of `role`'s CPU (a server's, from /proc) per answered request of the slices."""
+    return loop.server_cpu.get(role, 0.0) / loop.ok * 1e6 if loop.ok else 0.0
+
+
+def _cpu_per_request(r: Results) -> list[str]:
+    """What one answered request cost each server in CPU, from /proc around every slice."""
+    if not any(c.hotline.server_cpu for c in r.webhooks):
+        return []
+    goal = float(limit("webhook throughput / bare route"))
+    rows, spare = [], []
+    for c in r.webhooks:
+        web, data = _per_request(c.hotline, "web workers"), _per_request(c.hotline, "redis-server")
+        bare, signed = _per_request(c.bare, "web workers"), _per_request(c.signed, "web workers")
+        allowed = bare / goal
+        spare.append(allowed - signed)
+        rows.append([c.name, f"{web:,.0f}", f"{data:,.0f}", f"{bare:,.0f}", f"{signed:,.0f}",
+                     f"{bare / (web + data):.2f}" if web + data else "-",
+                     f"{web + data - signed:,.0f}", f"{allowed:,.0f}", f"{allowed - signed:,.0f}",
+                     f"{c.hotline.cpu_seconds / c.hotline.ok * 1e6:,.0f} / "
+                     f"{c.bare.cpu_seconds / c.bare.ok * 1e6:,.0f}"
+                     if c.hotline.ok and c.bare.ok else "-"])
+    out = ["What one answered request cost in CPU (user + system time of the server's processes "
+           "from `/proc`, read before and after every slice, divided by the requests answered; "
+           "µs). The hotline's own work is what it spends beyond the signed baseline, its Redis "
+           "included:", ""]
+    out += table(["case", "hotline web workers", "its Redis", "bare route", "signed baseline",
+                  "bare / hotline", "the hotline's own work",
+                  f"most a webhook may cost at {goal:g}", f"left for its own work at {goal:g}",
+                  "client per request, hotline / bare"], rows)
+    said = (f"At {goal:g} of the bare route's throughput a webhook may cost at most 1/{goal:g} "
+            "of its CPU per request (when CPU is what limits both, as here: *bare / hotline* is "
+            "the ratio that CPU alone would give). ")
+    if max(spare) <= 0:
+        said += ("Reading the form and checking the signature alone already cost more than that "
+                 f"here (by {-max(spare):,.0f} to {-min(spare):,.0f} µs): by CPU, no webhook "
+                 "that checks Twilio's signature reaches that ratio on this machine, whatever "
+                 "else it does or does not do. The throughput ratios above differ from these CPU "
+                 "ratios because the client shares the cores, and takes more of them while it "
+                 "drives the faster side.")
+    else:
+        said += ("Reading the form and checking the signature take part of that: what is left "
+                 f"for everything else a webhook does is {max(0.0, min(spare)):,.0f} to "
+                 f"{max(spare):,.0f} µs per request on this machine, against the hotline's own "
+                 "work in the seventh column.")
+    out += [said, ""]
     return out
 
 
@@ -491,9 +541,10 @@ def _job_profile(r: Results) -> list[str]:
         return [*out, f"(could not run: `{jp.error}`)", ""]
     out += table(["phase", "seconds"], [[k, f"{v:.3f}"] for k, v in jp.phases.items()])
     phases = list(jp.phases.values())
-    if len(phases) == 3 and sum(phases):
-        out += [f"Starting up (imports and services) is {(phases[0] + phases[1]) / sum(phases):.0%}"
-                f" of the job; the sending itself {phases[2] / sum(phases):.0%}.", ""]
+    total = float(sum(phases))
+    if len(phases) == 3 and total:
+        out += [f"Starting up (imports and services) is {(phases[0] + phases[1]) / total:.0%}"
+                f" of the job; the sending itself {phases[2] / total:.0%}.", ""]
     if jp.imports:
         out += ["The modules whose own import work is heaviest (`python -X importtime -c 'import "
                 "workers.jobs'`; *own*: the module's code alone, *cumulative*: with what it "

@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench import (
     audio_timing,
@@ -78,7 +78,7 @@ class Settings:
                 parser.add_argument(option, action="store_true", help=text,
                                     default=f.default if given is None else given == "1")
             else:
-                kind = type(f.default)
+                kind = cast(Callable[[str], Any], type(f.default))  # float, int or Path
                 parser.add_argument(option, type=kind, help=text,
                                     default=f.default if given is None else kind(given))
         return cls(**vars(parser.parse_args(argv)))
@@ -232,7 +232,8 @@ def _with_stack(results: Results, stack: Stack, content: Any, token: str) -> Non
         before = stack.cpu()
         results.webhooks = webhooks.run(content, token, stack.port, stack.bare_port,
                                         settings.connections, settings.slice_seconds,
-                                        settings.rounds, settings.warmup_seconds)
+                                        settings.rounds, settings.warmup_seconds,
+                                        cpu=stack.server_cpu())
         results.webhook_cpu = machine.cpu_share(before, stack.cpu())
 
     def capacity_figures() -> None:

@@ -26,7 +26,7 @@ import psutil
 import redis
 from rq import Worker
 
-from bench.machine import CpuSnapshot, own_cpu, process_cpu, snapshot
+from bench.machine import CpuSnapshot, ServerCpu, own_cpu, process_cpu, snapshot
 from hotline.state.store import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -280,6 +280,15 @@ class Stack:
         roles["baseline gunicorn"] = (process_cpu(self.bare.pid) + sum(
             process_cpu(p) for p in self.bare_workers())) if self.bare else 0.0
         return snapshot(roles)
+
+    def server_cpu(self) -> ServerCpu:
+        """Readers of the CPU the hotline's web workers and Redis, and the baseline's web
+        workers, have used so far (their processes as they are now)."""
+        web, bare, server = self.web_workers(), self.bare_workers(), self.redis_server()
+        return ServerCpu(
+            hotline={"web workers": lambda: sum(process_cpu(p) for p in web),
+                     "redis-server": lambda: process_cpu(server) if server else 0.0},
+            bare={"web workers": lambda: sum(process_cpu(p) for p in bare)})
 
     def stop(self) -> list[int]:
         """Stop everything; returns the ids of processes that had to be killed."""

@@ -25,6 +25,7 @@ import yaml
 from twilio.request_validator import RequestValidator
 
 from bench.client import Connection, LoopResult, closed_loop, http_request
+from bench.machine import ServerCpu
 from hotline.content.ivr import LANGUAGE_MENU, Content
 from hotline.engine.voice import Position
 from hotline.twilio.simulator import EXAMPLE_MOBILE
@@ -223,9 +224,11 @@ class Comparison:
 
 async def compare(loads: list[Workload], port: int, bare_port: int, connections: int,
                   seconds: float, rounds: int, warmup: float,
-                  progress: Callable[[str], None] = print) -> list[Comparison]:
+                  progress: Callable[[str], None] = print,
+                  cpu: ServerCpu | None = None) -> list[Comparison]:
     """Alternate hotline, baseline and signed baseline slices of `seconds`, `rounds` times per
-    case (the order flips each round), after an untimed warm-up of each."""
+    case (the order flips each round), after an untimed warm-up of each. `cpu`: the servers'
+    CPU readers, read around each slice (see `ServerCpu`)."""
     results = [Comparison(load.name, load.sizes, load.plays) for load in loads]
     for load in loads:
         if load.sms:
@@ -244,7 +247,9 @@ async def compare(loads: list[Workload], port: int, bare_port: int, connections:
             order = list(sides) if round_no % 2 == 0 else list(reversed(sides))
             for side in order:
                 target_port, source = sides[side]
-                pair[side] = await closed_loop(HOST, target_port, source, connections, seconds)
+                readers = (cpu.hotline if side == "hotline" else cpu.bare) if cpu else None
+                pair[side] = await closed_loop(HOST, target_port, source, connections, seconds,
+                                               readers)
             h, b, f = pair["hotline"], pair["bare"], pair["signed"]
             result.hotline.merge(h)
             result.bare.merge(b)
@@ -286,11 +291,13 @@ def remembers_language(content: Content, token: str, port: int) -> tuple[bool, s
 
 
 def run(content: Content, token: str, port: int, bare_port: int, connections: int,
-        seconds: float, rounds: int, warmup: float) -> list[Comparison]:
+        seconds: float, rounds: int, warmup: float, cpu: ServerCpu | None = None
+        ) -> list[Comparison]:
     """Probe, warm up and compare every case; see `compare`."""
 
     async def main() -> list[Comparison]:
         loads = await workloads(content, token, port, bare_port)
-        return await compare(loads, port, bare_port, connections, seconds, rounds, warmup)
+        return await compare(loads, port, bare_port, connections, seconds, rounds, warmup,
+                             cpu=cpu)
 
     return asyncio.run(main())
