@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import signal
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 from bench.client import closed_loop
 from bench.machine import machine_busy, process_cpu
 from bench.stack import PROJECT_ROOT, Stack, children, cmdline, session, wait_http
-from bench.webhooks import HOST, Signer, voice_variants
+from bench.webhooks import HOST, Signer, Stream, voice_variants
 from hotline.content.ivr import Content
 from hotline.state.store import free_port
 
@@ -120,10 +119,11 @@ def run(stack: Stack, content: Content, token: str, connections: int, seconds: f
 
 def _measure(master: int, redis_pid: int, content: Content, token: str, port: int,
              processes: int, connections: int, seconds: float) -> CapacityRun:
-    signer = Signer(token, port)
     variants = voice_variants(content)
-    requests = [signer.request(h) for name in VOICE_CASES for h in variants[name]]
-    source = itertools.cycle(requests).__next__
+    # each request a new caller and call, signed ahead; numbers of their own per server
+    source = Stream(Signer(token, port), [h for name in VOICE_CASES for h in variants[name]],
+                    first=460_000_000 + 1_000_000 * processes)
+    source.prepare(int(3000 * (seconds + 0.5)))
     asyncio.run(closed_loop(HOST, port, source, connections, 0.5))  # warm-up, untimed
     workers = children(master)
     web0 = sum(process_cpu(p) for p in workers)

@@ -35,10 +35,10 @@ from bench.stack import PROJECT_ROOT
 from bench.webhooks import (
     HOST,
     Signer,
-    SmsStream,
+    Stream,
     Webhook,
     floor,
-    sms_keywords,
+    sms_variants,
     voice_variants,
 )
 from hotline.content.ivr import Content
@@ -173,15 +173,12 @@ def webhooks(content: Content, settings: Settings, token: str, port: int,
     app = create_app(settings=settings)
     bare.config["TWILIO_AUTH_TOKEN"] = token
     signer = Signer(token, port)
-    hooks = voice_variants(content)
-    stream = SmsStream(signer, sms_keywords(content.root), first=476_000_000)
-    out = []
+    hooks = {**voice_variants(content), "SMS keyword reply": sms_variants(content.root)}
+    out: list[CaseProfile] = []
     for case in cases:
-        if case in hooks:
-            variants = hooks[case]
-            chosen = [variants[i % len(variants)] for i in range(3 * requests)]
-        else:
-            chosen = [stream.webhook(i) for i in range(3 * requests)]
+        # numbers of their own: the HTTP phases used others on the same Redis
+        stream = Stream(signer, hooks[case], first=486_000_000 + 1_000_000 * len(out))
+        chosen = [stream.webhook(i) for i in range(3 * requests)]
         environs = [_environ(h, signer) for h in chosen]
         sizes = _call_all(app.wsgi_app, environs[:requests])  # warm-up, and the sizes
         bare_environs = [_environ(h, signer, f"/twiml/{size}") for h, size in

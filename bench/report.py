@@ -204,7 +204,8 @@ def _webhooks(r: Results) -> list[str]:
            f"{s.connections} concurrent connections from an asyncio client (non-blocking sockets, "
            "HTTP/1.1 keep-alive offered; gunicorn's sync workers answer `Connection: close`, so "
            "every request opens a connection, and its latency includes the connect). Every "
-           "hotline request is signed as Twilio signs it and the signature is checked "
+           "hotline request comes from a new caller with a new CallSid or MessageSid, as in "
+           "real traffic, and is signed as Twilio signs it; the signature is checked "
            "(`TWILIO_AUTH_TOKEN` set). Baseline: `bench/bare_app.py`, a Flask route answering a "
            "TwiML document of the same byte size, under the hotline's own gunicorn command line "
            f"(copied from `/proc`, only the address and app changed). Each case alternates "
@@ -306,10 +307,12 @@ def _cpu_per_request(r: Results) -> list[str]:
                  "ratios because the client shares the cores, and takes more of them while it "
                  "drives the faster side.")
     else:
+        none = sum(1 for left in spare if left <= 0)
         said += ("Reading the form and checking the signature take part of that: what is left "
-                 f"for everything else a webhook does is {max(0.0, min(spare)):,.0f} to "
-                 f"{max(spare):,.0f} µs per request on this machine, against the hotline's own "
-                 "work in the seventh column.")
+                 f"for everything else a webhook does is at most {max(spare):,.0f} µs per "
+                 "request on this machine" + (f" (nothing at all in {none} of the "
+                                              f"{len(spare)} cases)" if none else "") +
+                 ", against the hotline's own work in the seventh column.")
     out += [said, ""]
     return out
 
@@ -449,9 +452,10 @@ def _capacity(r: Results) -> list[str]:
             "and environment, copied from /proc: the same Redis, keys and audio cache) is kept "
             f"saturated for {r.capacity[0].seconds:.0f} s each by {r.settings.connections} "
             "connections sending a call's requests (incoming calls, menu steps and information "
-            "items in turn, signed and checked). The CPU seconds of its workers and of the Redis "
-            f"server are read from /proc. A call makes one request per ~{CALL_REQUEST_SECONDS:.0f} "
-            "s of audio heard, so a core answering R requests per CPU-second holds "
+            "items in turn, each from a new caller and call, signed and checked). The CPU "
+            "seconds of its workers and of the Redis server are read from /proc. A call makes "
+            f"one request per ~{CALL_REQUEST_SECONDS:.0f} s of audio heard, so a core "
+            "answering R requests per CPU-second holds "
             f"R × {CALL_REQUEST_SECONDS:.0f} simultaneous calls.", ""]
     rows = [[c.processes, f"{c.per_second:,.0f}", f"{c.web_cpu / c.seconds:.2f}",
              f"{c.per_core_second:,.0f}", f"{c.calls_per_core:,.0f}", f"{c.calls_held:,.0f}",

@@ -5,8 +5,9 @@ Cases (each rotates through every language, so every document size the line send
 - incoming call: POST /voice (the language menu);
 - menu step: the main menu's key for a submenu;
 - information item: a submenu's (or the main menu's) key for an item;
-- SMS keyword reply: POST /sms, a help or topic keyword of some language, each from a new number
-  with a new MessageSid (so neither the reply limit nor the retry detection kicks in).
+- SMS keyword reply: POST /sms, a help or topic keyword of some language.
+Every request comes from a new caller with a new CallSid or MessageSid, as in real traffic (so
+no per-number state is ever warm, and neither the reply limit nor the retry detection kicks in).
 The baseline request for a hotline request carries the same form and headers, to
 `/twiml/<size of the hotline's answer>`.
 """
@@ -35,9 +36,10 @@ HOST = "127.0.0.1"
 ACCOUNT = "AC" + "0" * 32
 CASES = ("incoming call", "menu step", "information item", "SMS keyword reply")
 SMS_TARGETS = ("help", "cpas", "money", "amu", "asylum", "learning")
-# Synthetic Belgian mobile numbers, one per SMS (they only ever reach the local Twilio sandbox).
+# Synthetic Belgian mobile numbers, one per request, +32<first + n> (they only ever reach the local
+# Twilio sandbox). The voice ones never text or choose a language: none is remembered for them.
 SMS_FIRST_NUMBER = 470_000_000
-VOICE_NUMBER = EXAMPLE_MOBILE  # never texts: the line has no language remembered for it
+VOICE_FIRST_NUMBER = 480_000_000
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,11 @@ def floor(hook: Webhook, size: int) -> Webhook:
 
 
 def voice_variants(content: Content) -> dict[str, list[Webhook]]:
-    """The voice cases, each a list of webhooks rotating through the languages."""
+    """The voice cases, each a list of webhooks rotating through the languages (one caller and
+    call for all: `Stream` gives each request its own)."""
     langs = list(content.languages)
     main = content.nodes[content.start]
-    number = VOICE_NUMBER
+    number = EXAMPLE_MOBILE
     incoming = [Webhook("/voice", call_params(number)) for _ in langs]
     menus, items = [], []
     for lang in langs:
@@ -115,22 +118,31 @@ def sms_keywords(content_root: Path) -> list[str]:
     return [words[0] for target in SMS_TARGETS for words in keywords.get(target, {}).values()]
 
 
+def sms_variants(content_root: Path) -> list[Webhook]:
+    """The SMS case: one message per keyword (`Stream` gives each its own texter and id)."""
+    return [Webhook("/sms", sms_params(EXAMPLE_MOBILE, word))
+            for word in sms_keywords(content_root)]
+
+
 @dataclass
-class SmsStream:
-    """Endless SMS webhooks, each from a new number with a new MessageSid, keywords in turn.
-    Requests are signed ahead of the timed windows (`prepare`) so signing costs the client
-    nothing while it measures; it signs on the spot only if it runs out."""
+class Stream:
+    """Endless webhooks of one case, its variants in turn, each from a new number (+32<first +
+    n>) with a new CallSid or MessageSid, as in real traffic. Requests are signed ahead of the
+    timed windows (`prepare`) so signing costs the client nothing while it measures; it signs
+    on the spot only if it runs out."""
 
     signer: Signer
-    keywords: list[str]
-    first: int = SMS_FIRST_NUMBER  # numbers are +32<first + n>
+    variants: list[Webhook]
+    first: int
     issued: int = 0
     ready: list[bytes] = field(default_factory=list)
     _next: int = 0
 
     def webhook(self, n: int) -> Webhook:
-        number = f"+32{self.first + n}"
-        return Webhook("/sms", sms_params(number, self.keywords[n % len(self.keywords)]))
+        variant = self.variants[n % len(self.variants)]
+        sid = "MessageSid" if "MessageSid" in variant.params else "CallSid"
+        return Webhook(variant.target, {**variant.params, "From": f"+32{self.first + n}",
+                                        sid: sid[:2].upper() + secrets.token_hex(16)})
 
     def prepare(self, count: int) -> None:
         """Have at least `count` signed requests waiting."""
@@ -162,8 +174,8 @@ class Workload:
     bare: Callable[[], bytes]
     signed: Callable[[], bytes]  # the baseline after reading the form and checking the signature
     sizes: list[int]
+    stream: Stream  # the hotline's requests, to `prepare` ahead of each slice
     plays: bool = False  # its answers play audio files (else <Say>)
-    sms: SmsStream | None = None
 
 
 async def _probe(port: int, requests: list[bytes], what: str) -> tuple[list[int], bool]:
@@ -195,16 +207,15 @@ async def workloads(content: Content, token: str, port: int, bare_port: int) -> 
         return (cycle([signer.request(h, f"/twiml/{size}", bare_port) for h, size in pairs]),
                 cycle([bare_signer.request(floor(h, size)) for h, size in pairs]))
 
-    out = []
-    for name, hooks in voice_variants(content).items():
-        requests = [signer.request(h) for h in hooks]
-        sizes, plays = await _probe(port, requests, name)
-        out.append(Workload(name, cycle(requests), *baselines(hooks, sizes), sizes, plays))
-    stream = SmsStream(signer, sms_keywords(content.root))
-    probes = [stream.webhook(n) for n in range(len(stream.keywords))]
-    stream.issued = len(probes)
-    sizes, _ = await _probe(port, [signer.request(h) for h in probes], "SMS keyword reply")
-    out.append(Workload("SMS keyword reply", stream, *baselines(probes, sizes), sizes, sms=stream))
+    cases = {**voice_variants(content), "SMS keyword reply": sms_variants(content.root)}
+    out: list[Workload] = []
+    for name, variants in cases.items():
+        first = SMS_FIRST_NUMBER if name == "SMS keyword reply" else VOICE_FIRST_NUMBER
+        stream = Stream(signer, variants, first=first + 1_000_000 * len(out))
+        probes = [stream.webhook(n) for n in range(len(variants))]
+        stream.issued = len(probes)
+        sizes, plays = await _probe(port, [signer.request(h) for h in probes], name)
+        out.append(Workload(name, stream, *baselines(probes, sizes), sizes, stream, plays))
     return out
 
 
@@ -231,16 +242,14 @@ async def compare(loads: list[Workload], port: int, bare_port: int, connections:
     CPU readers, read around each slice (see `ServerCpu`)."""
     results = [Comparison(load.name, load.sizes, load.plays) for load in loads]
     for load in loads:
-        if load.sms:
-            load.sms.prepare(int(2000 * warmup) + 1000)
+        load.stream.prepare(int(2000 * warmup) + 1000)
         await closed_loop(HOST, port, load.hotline, connections, warmup)
         await closed_loop(HOST, bare_port, load.bare, connections, warmup)
         await closed_loop(HOST, bare_port, load.signed, connections, warmup)
     rate = 1500.0
     for round_no in range(rounds):
         for load, result in zip(loads, results, strict=True):
-            if load.sms:
-                load.sms.prepare(int(rate * seconds * 1.5) + 500)
+            load.stream.prepare(int(rate * seconds * 1.5) + 500)
             pair: dict[str, LoopResult] = {}
             sides = {"hotline": (port, load.hotline), "bare": (bare_port, load.bare),
                      "signed": (bare_port, load.signed)}
