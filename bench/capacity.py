@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.client import closed_loop
+from bench.client import closed_loop, percentile
 from bench.machine import machine_busy, process_cpu
 from bench.stack import PROJECT_ROOT, Stack, children, cmdline, session, wait_http
 from bench.webhooks import HOST, Signer, Stream, voice_variants
@@ -130,8 +130,7 @@ def _measure(master: int, redis_pid: int, content: Content, token: str, port: in
     redis0, machine0 = process_cpu(redis_pid), machine_busy()
     result = asyncio.run(closed_loop(HOST, port, source, connections, seconds))
     web = sum(process_cpu(p) for p in workers) - web0
-    latencies = sorted(result.latencies)
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
+    p99 = percentile(result.latencies, 99)
     return CapacityRun(processes, result.seconds, result.ok, result.errors, p99, web,
                        process_cpu(redis_pid) - redis0, machine_busy() - machine0)
 
