@@ -170,11 +170,10 @@ class Workload:
     """One case: its request source on the hotline and on the baseline."""
 
     name: str
-    hotline: Callable[[], bytes]
+    hotline: Stream  # to `prepare` ahead of each slice
     bare: Callable[[], bytes]
     signed: Callable[[], bytes]  # the baseline after reading the form and checking the signature
     sizes: list[int]
-    stream: Stream  # the hotline's requests, to `prepare` ahead of each slice
     plays: bool = False  # its answers play audio files (else <Say>)
 
 
@@ -215,7 +214,7 @@ async def workloads(content: Content, token: str, port: int, bare_port: int) -> 
         probes = [stream.webhook(n) for n in range(len(variants))]
         stream.issued = len(probes)
         sizes, plays = await _probe(port, [signer.request(h) for h in probes], name)
-        out.append(Workload(name, stream, *baselines(probes, sizes), sizes, stream, plays))
+        out.append(Workload(name, stream, *baselines(probes, sizes), sizes, plays))
     return out
 
 
@@ -242,17 +241,18 @@ async def compare(loads: list[Workload], port: int, bare_port: int, connections:
     CPU readers, read around each slice (see `ServerCpu`)."""
     results = [Comparison(load.name, load.sizes, load.plays) for load in loads]
     for load in loads:
-        load.stream.prepare(int(2000 * warmup) + 1000)
+        load.hotline.prepare(int(2000 * warmup) + 1000)
         await closed_loop(HOST, port, load.hotline, connections, warmup)
         await closed_loop(HOST, bare_port, load.bare, connections, warmup)
         await closed_loop(HOST, bare_port, load.signed, connections, warmup)
     rate = 1500.0
     for round_no in range(rounds):
         for load, result in zip(loads, results, strict=True):
-            load.stream.prepare(int(rate * seconds * 1.5) + 500)
+            load.hotline.prepare(int(rate * seconds * 1.5) + 500)
             pair: dict[str, LoopResult] = {}
-            sides = {"hotline": (port, load.hotline), "bare": (bare_port, load.bare),
-                     "signed": (bare_port, load.signed)}
+            sides: dict[str, tuple[int, Callable[[], bytes]]] = {
+                "hotline": (port, load.hotline), "bare": (bare_port, load.bare),
+                "signed": (bare_port, load.signed)}
             order = list(sides) if round_no % 2 == 0 else list(reversed(sides))
             for side in order:
                 target_port, source = sides[side]
